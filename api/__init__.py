@@ -1,0 +1,1 @@
+"""Caseline's entrypoints: settings, wiring and the `caseline` command line."""

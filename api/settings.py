@@ -1,0 +1,61 @@
+"""Settings, read once from the environment (prefix `CASELINE_`), failing fast when wrong."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Every setting has a documented default (docs/configuration.md)."""
+
+    model_config = SettingsConfigDict(env_prefix="CASELINE_", extra="ignore")
+
+    data_dir: Path = Field(Path("var"), description="Folder of the embedded SQLite files.")
+    database_url: str | None = Field(
+        None, description="postgresql://user:password@host:port/dbname; set it to use PostgreSQL."
+    )
+    database_schema: str | None = Field(None, description="PostgreSQL schema for Caseline's tables.")
+    satisfaction_target: float = Field(0.95, gt=0, le=1, description="Share needed to close.")
+    command_retries: int = Field(8, ge=1, le=100, description="Retries on a version conflict.")
+
+    @field_validator("database_url")
+    @classmethod
+    def _postgres_only(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        scheme = urlsplit(value).scheme
+        if scheme not in ("postgresql", "postgres"):
+            raise ValueError("CASELINE_DATABASE_URL must start with postgresql://")
+        if not urlsplit(value).path.strip("/"):
+            raise ValueError("CASELINE_DATABASE_URL must name a database")
+        return value
+
+    @property
+    def uses_postgres(self) -> bool:
+        return self.database_url is not None
+
+    def event_store_env(self) -> dict[str, str]:
+        """The eventsourcing library's settings for the configured store."""
+        if self.database_url is None:
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            return {
+                "PERSISTENCE_MODULE": "eventsourcing.sqlite",
+                "SQLITE_DBNAME": str(self.data_dir / "events.sqlite"),
+                "SQLITE_LOCK_TIMEOUT": "30",
+            }
+        url = urlsplit(self.database_url)
+        env = {
+            "PERSISTENCE_MODULE": "eventsourcing.postgres",
+            "POSTGRES_DBNAME": url.path.strip("/"),
+            "POSTGRES_HOST": url.hostname or "127.0.0.1",
+            "POSTGRES_PORT": str(url.port or 5432),
+            "POSTGRES_USER": unquote(url.username or "postgres"),
+            "POSTGRES_PASSWORD": unquote(url.password or ""),
+        }
+        if self.database_schema:
+            env["POSTGRES_SCHEMA"] = self.database_schema
+        return env

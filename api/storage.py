@@ -1,0 +1,121 @@
+"""The composition root: builds the application service on the configured store.
+
+Contact details (personal data) are kept in a table beside the event store, never in the
+log, so erasing one is a row delete: SQLite in the data folder, or PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from pathlib import Path
+from uuid import UUID
+
+import psycopg
+
+from api.settings import Settings
+from domain.clock import Clock, SystemClock
+from domain.contacts import Contact, ContactStore
+from domain.workflow import Workflow
+
+_CONTACT_COLUMNS = "ref, name, phone, address"
+
+
+class SqliteContacts:
+    """Contact rows in their own SQLite file in the data folder."""
+
+    def __init__(self, path: Path) -> None:
+        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=30)
+        self._lock = threading.Lock()
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute(
+            "CREATE TABLE IF NOT EXISTS contacts (ref TEXT PRIMARY KEY, name TEXT, phone TEXT, address TEXT)"
+        )
+
+    def put(self, ref: UUID, contact: Contact) -> None:
+        with self._lock:
+            self._db.execute(
+                f"INSERT OR IGNORE INTO contacts ({_CONTACT_COLUMNS}) VALUES (?, ?, ?, ?)",
+                (str(ref), contact.name, contact.phone, contact.address),
+            )
+
+    def get(self, ref: UUID) -> Contact | None:
+        with self._lock:
+            row = self._db.execute(
+                "SELECT name, phone, address FROM contacts WHERE ref = ?", (str(ref),)
+            ).fetchone()
+        return None if row is None else Contact(*row)
+
+    def erase(self, ref: UUID) -> bool:
+        with self._lock:
+            cursor = self._db.execute("DELETE FROM contacts WHERE ref = ?", (str(ref),))
+        return cursor.rowcount > 0
+
+    def close(self) -> None:
+        self._db.close()
+
+
+class PostgresContacts:
+    """Contact rows in a `caseline_contacts` table of the PostgreSQL database."""
+
+    def __init__(self, conninfo: str, schema: str | None = None) -> None:
+        self._table = f"{schema}.caseline_contacts" if schema else "caseline_contacts"
+        self._db = psycopg.connect(conninfo, autocommit=True)
+        self._lock = threading.Lock()
+        with self._lock:
+            if schema:
+                # The event store's tables go into this schema too; it must exist before they do.
+                self._db.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
+            self._db.execute(
+                f"CREATE TABLE IF NOT EXISTS {self._table} "  # identifiers from settings, not input
+                "(ref uuid PRIMARY KEY, name text, phone text, address text)"
+            )
+
+    def put(self, ref: UUID, contact: Contact) -> None:
+        with self._lock:
+            self._db.execute(
+                f"INSERT INTO {self._table} ({_CONTACT_COLUMNS}) VALUES (%s, %s, %s, %s) "
+                "ON CONFLICT (ref) DO NOTHING",
+                (ref, contact.name, contact.phone, contact.address),
+            )
+
+    def get(self, ref: UUID) -> Contact | None:
+        with self._lock:
+            row = self._db.execute(
+                f"SELECT name, phone, address FROM {self._table} WHERE ref = %s", (ref,)
+            ).fetchone()
+        return None if row is None else Contact(*row)
+
+    def erase(self, ref: UUID) -> bool:
+        with self._lock:
+            cursor = self._db.execute(f"DELETE FROM {self._table} WHERE ref = %s", (ref,))
+        return cursor.rowcount > 0
+
+    def close(self) -> None:
+        self._db.close()
+
+
+def contact_store(settings: Settings) -> SqliteContacts | PostgresContacts:
+    """The contact store beside the configured event store."""
+    if settings.database_url is None:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        return SqliteContacts(settings.data_dir / "contacts.sqlite")
+    return PostgresContacts(settings.database_url, settings.database_schema)
+
+
+def build_workflow(
+    settings: Settings | None = None,
+    *,
+    clock: Clock | None = None,
+    contacts: ContactStore | None = None,
+) -> Workflow:
+    """The application service wired to the configured store and clock."""
+    settings = settings or Settings()
+    contacts = contacts or contact_store(settings)  # first: it creates the PostgreSQL schema
+    return Workflow(
+        settings.event_store_env(),
+        clock=clock or SystemClock(),
+        contacts=contacts,
+        satisfaction_target=settings.satisfaction_target,
+        retries=settings.command_retries,
+    )

@@ -1,0 +1,901 @@
+"""The application service: the only writer of Caseline's event log.
+
+One method per command. Each command runs against freshly loaded aggregates, inside the
+moment read once from the injected clock; all the aggregates it touched are saved in one
+atomic write. A concurrent writer shows itself as a record conflict on (aggregate id,
+version): the command is re-run on reloaded state a bounded number of times, then
+`ConflictError` is raised.
+
+Idempotency: a client key becomes a deterministic receipt id (uuid5). The receipt is saved
+atomically with the command's events and holds the first answer, so a repeat writes
+nothing and answers as the first did, even when two processes race with the same key.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+import re
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, ClassVar, TypeVar, cast
+from uuid import UUID, uuid4, uuid5
+
+from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.domain import event
+from eventsourcing.persistence import RecordConflictError
+
+from domain.base import CaselineAggregate
+from domain.clock import Clock, event_time
+from domain.contacts import Contact, ContactStore
+from domain.errors import (
+    CaselineError,
+    ConflictError,
+    IdempotencyKeyReusedError,
+    InvalidInputError,
+    IssueNotFoundError,
+    MeetingNotFoundError,
+    NotFoundError,
+    OpinionNotFoundError,
+)
+from domain.issue import Issue, ServiceLevels
+from domain.meeting import Meeting
+from domain.opinion import Opinion
+from domain.rules import MAX_LIST, Actor, Role, text
+
+NAMESPACE = UUID("6f1c2a52-8f0e-4d7e-9c61-2b0c3a7d5e10")
+NUMBER_PATTERN = re.compile(r"^(\d{4})-(\d{4,6})$")
+MAX_KEY = 200
+
+A = TypeVar("A", bound=CaselineAggregate)
+
+
+class Receipt(CaselineAggregate):
+    """The first answer to an idempotent command, kept so a repeat can give it again."""
+
+    TOPIC = "caseline:Receipt"
+
+    class Created(CaselineAggregate.Created):
+        TOPIC = "caseline:Receipt.Created"
+
+    @event("Issued", topic="caseline:Receipt.Issued")
+    def __init__(self, *, id: UUID, command: str, fingerprint: str, answer: dict[str, Any]) -> None:
+        self.command = command
+        self.fingerprint = fingerprint
+        self.answer = answer
+
+
+class IssueCounter(CaselineAggregate):
+    """Hands out the short human numbers of one year's issues, one at a time."""
+
+    TOPIC = "caseline:IssueCounter"
+
+    class Created(CaselineAggregate.Created):
+        TOPIC = "caseline:IssueCounter.Created"
+
+    @event("Started", topic="caseline:IssueCounter.Started")
+    def __init__(self, *, id: UUID, year: int) -> None:
+        self.year = year
+        self.last = 0
+
+    def take(self) -> str:
+        """The next number, such as 2026-0041."""
+        self._taken(number=self.last + 1)
+        return f"{self.year}-{self.last:04d}"
+
+    @event("NumberTaken", topic="caseline:IssueCounter.NumberTaken")
+    def _taken(self, number: int) -> None:
+        self.last = number
+
+
+class IssueNumber(CaselineAggregate):
+    """Points a human issue number at the issue's id."""
+
+    TOPIC = "caseline:IssueNumber"
+
+    class Created(CaselineAggregate.Created):
+        TOPIC = "caseline:IssueNumber.Created"
+
+    @event("Allocated", topic="caseline:IssueNumber.Allocated")
+    def __init__(self, *, id: UUID, issue_id: UUID) -> None:
+        self.issue_id = issue_id
+
+
+def fast_projector(aggregate: Any, events: Iterable[Any]) -> Any:
+    """Apply events in order: the library's `project_aggregate` minus its per-event Protocol check."""
+    for domain_event in events:
+        aggregate = domain_event.mutate(aggregate)
+    return aggregate
+
+
+@dataclass(frozen=True)
+class Result:
+    """What a command answers: the aggregate it acted on, its new version and the log position."""
+
+    id: UUID
+    version: int
+    position: int | None
+    number: str | None = None
+    changed: bool = True
+    detail: dict[str, Any] = field(default_factory=dict)
+
+    def answer(self) -> dict[str, Any]:
+        """The part a receipt keeps for repeats."""
+        return {
+            "id": str(self.id),
+            "version": self.version,
+            "number": self.number,
+            "detail": self.detail,
+        }
+
+
+@dataclass
+class Outcome:
+    """What a command body produced: the aggregates to save and the one it is about."""
+
+    subject: CaselineAggregate
+    touched: list[CaselineAggregate]
+    number: str | None = None
+    detail: dict[str, Any] = field(default_factory=dict)
+
+
+class MisconfiguredError(RuntimeError):
+    """Raised at start-up when no persistent event store is configured."""
+
+
+class Workflow(Application[UUID]):
+    """The Caseline application service: one method per command, plus state and history queries."""
+
+    name = "caseline"
+    snapshotting_intervals: ClassVar[dict[type[Any], int]] = {Issue: 50, IssueCounter: 100}
+    snapshotting_projectors: ClassVar[dict[type[Any], Any]] = {
+        Issue: fast_projector,
+        IssueCounter: fast_projector,
+    }
+
+    def __init__(
+        self,
+        env: Mapping[str, str],
+        *,
+        clock: Clock,
+        contacts: ContactStore,
+        levels: ServiceLevels | None = None,
+        satisfaction_target: float = 0.95,
+        retries: int = 8,
+    ) -> None:
+        module = env.get("PERSISTENCE_MODULE", "")
+        if module not in (
+            "eventsourcing.sqlite",
+            "eventsourcing.postgres",
+            "eventsourcing.popo",
+        ):
+            raise MisconfiguredError(
+                "PERSISTENCE_MODULE must name eventsourcing.sqlite or eventsourcing.postgres; "
+                "Caseline never falls back to an in-memory store"
+            )
+        super().__init__(env=dict(env))
+        self.clock = clock
+        self.contacts = contacts
+        self.levels = levels or ServiceLevels()
+        self.satisfaction_target = satisfaction_target
+        self.retries = retries
+
+    def close(self) -> None:
+        """Release the event store's and the contact store's connections."""
+        super().close()
+        self.contacts.close()
+
+    # -- the command runner -------------------------------------------------------------
+
+    def _execute(
+        self,
+        command: str,
+        key: str | None,
+        args: Mapping[str, Any],
+        body: Callable[[datetime], Outcome | None],
+    ) -> Result:
+        receipt_id, fingerprint = self._receipt_for(command, key, args)
+        for attempt in range(self.retries):
+            if receipt_id is not None:
+                prior = self._prior_answer(receipt_id, fingerprint)
+                if prior is not None:
+                    return prior
+            now = self.clock.now()
+            with event_time(now):
+                outcome = body(now)
+                if outcome is None:
+                    raise AssertionError("command bodies return an outcome")  # pragma: no cover
+                pending = [a for a in outcome.touched if a.pending_events]
+                subject = outcome.subject
+                result = Result(
+                    id=subject.id,
+                    version=subject.version,
+                    position=None,
+                    number=outcome.number,
+                    changed=bool(pending),
+                    detail=outcome.detail,
+                )
+                if pending and receipt_id is not None:
+                    pending.append(
+                        Receipt(
+                            id=receipt_id,
+                            command=command,
+                            fingerprint=fingerprint,
+                            answer=result.answer(),
+                        )
+                    )
+            if not pending:
+                return result
+            try:
+                recordings = self.save(*pending)
+            except RecordConflictError:
+                # Someone else wrote first: reload and decide again, after a short jittered pause.
+                time.sleep(random.uniform(0, 0.002 * (attempt + 1)))
+                continue
+            position = max(r.notification.id for r in recordings)
+            return Result(
+                id=result.id,
+                version=result.version,
+                position=position,
+                number=result.number,
+                changed=True,
+                detail=result.detail,
+            )
+        raise ConflictError(f"{command.replace('_', ' ').capitalize()}")
+
+    def _receipt_for(self, command: str, key: str | None, args: Mapping[str, Any]) -> tuple[UUID | None, str]:
+        digest = hashlib.sha256(
+            json.dumps({"command": command, **args}, sort_keys=True, default=str).encode()
+        ).hexdigest()
+        if key is None:
+            return None, digest
+        key = text(key, field="idempotency key", limit=MAX_KEY)
+        return uuid5(NAMESPACE, f"receipt/{command}/{key}"), digest
+
+    def _prior_answer(self, receipt_id: UUID, fingerprint: str) -> Result | None:
+        try:
+            receipt = self.repository.get(receipt_id, projector_func=fast_projector)
+        except AggregateNotFoundError:
+            return None
+        assert isinstance(receipt, Receipt)
+        if receipt.fingerprint != fingerprint:
+            raise IdempotencyKeyReusedError
+        answer = receipt.answer
+        return Result(
+            id=UUID(answer["id"]),
+            version=answer["version"],
+            position=self.recorder.max_notification_id(),
+            number=answer["number"],
+            changed=False,
+            detail=answer["detail"],
+        )
+
+    # -- loading ------------------------------------------------------------------------
+
+    def _load(self, aggregate_id: UUID, cls: type[A], missing: CaselineError) -> A:
+        try:
+            aggregate = self.repository.get(aggregate_id, projector_func=fast_projector)
+        except AggregateNotFoundError:
+            raise missing from None
+        if not isinstance(aggregate, cls):
+            raise missing
+        return aggregate
+
+    def issue_id(self, ref: UUID | str) -> UUID:
+        """Resolve an issue's id from its id or its human number (e.g. 2026-0041)."""
+        if isinstance(ref, UUID):
+            return ref
+        ref = ref.strip()
+        if NUMBER_PATTERN.match(ref):
+            alias = self._load(
+                uuid5(NAMESPACE, f"issue-number/{ref}"),
+                IssueNumber,
+                IssueNotFoundError(ref),
+            )
+            return alias.issue_id
+        try:
+            return UUID(ref)
+        except ValueError:
+            raise IssueNotFoundError(ref[:40]) from None
+
+    def get_issue(self, ref: UUID | str) -> Issue:
+        """The issue as it stands now."""
+        return self._load(self.issue_id(ref), Issue, IssueNotFoundError(ref))
+
+    def get_opinion(self, opinion_id: UUID) -> Opinion:
+        """The opinion as it stands now."""
+        return self._load(opinion_id, Opinion, OpinionNotFoundError(opinion_id))
+
+    def get_meeting(self, meeting_id: UUID) -> Meeting:
+        """The meeting and its decisions."""
+        return self._load(meeting_id, Meeting, MeetingNotFoundError(meeting_id))
+
+    def _meeting_id(self, meeting_id: UUID | None) -> UUID | None:
+        if meeting_id is not None:
+            self.get_meeting(meeting_id)
+        return meeting_id
+
+    def issue_at(self, ref: UUID | str, *, version: int | None = None, at: datetime | None = None) -> Issue:
+        """The issue as it stood at a version, or at a moment (the last event not after it)."""
+        issue_id = self.issue_id(ref)
+        if version is not None and at is not None:
+            raise InvalidInputError("as of", "give a version or a moment, not both")
+        if version is not None:
+            if version < 1:
+                raise InvalidInputError("version", "must be 1 or more")
+            issue = self.repository.get(issue_id, version=version, projector_func=fast_projector)
+            if not isinstance(issue, Issue):
+                raise IssueNotFoundError(ref)
+            return issue
+        if at is None:
+            return self.get_issue(issue_id)
+        if at.tzinfo is None:
+            raise InvalidInputError("at", "must carry a time zone")
+        events = [e for e in self._events_of(issue_id) if e.timestamp <= at]
+        if not events:
+            raise IssueNotFoundError(f"{ref} as of {at:%Y-%m-%d %H:%M} UTC")
+        issue = fast_projector(None, events)
+        if not isinstance(issue, Issue):
+            raise IssueNotFoundError(ref)
+        return issue
+
+    def _events_of(self, aggregate_id: UUID) -> list[CaselineAggregate.Event]:
+        return cast("list[CaselineAggregate.Event]", list(self.events.get(aggregate_id)))
+
+    def history(self, ref: UUID | str) -> list[CaselineAggregate.Event]:
+        """Every event of the issue, oldest first."""
+        return self._events_of(self.get_issue(ref).id)
+
+    def contact(self, opinion_id: UUID) -> Contact | None:
+        """The reporter's contact details, for roles that may see them."""
+        opinion = self.get_opinion(opinion_id)
+        return self.contacts.get(opinion.contact_ref) if opinion.contact_ref else None
+
+    # -- opinions -----------------------------------------------------------------------
+
+    def record_opinion(
+        self,
+        actor: Actor,
+        *,
+        kind: str,
+        area: str,
+        channel: str,
+        unit: str,
+        text: str,
+        recorder: str | None = None,
+        place: str | None = None,
+        latitude: float | None = None,
+        longitude: float | None = None,
+        contact: Contact | None = None,
+        key: str | None = None,
+    ) -> Result:
+        """Record one voice; the contact details go to the contact store, never into an event."""
+        args = {
+            "kind": kind, "area": area, "channel": channel, "unit": unit, "text": text,
+            "recorder": recorder, "place": place, "latitude": latitude, "longitude": longitude,
+            "contact": None if contact is None else [contact.name, contact.phone, contact.address],
+        }  # fmt: skip
+        opinion_id = uuid5(NAMESPACE, f"opinion/{actor.name}/{key}") if key else uuid4()
+
+        def body(now: datetime) -> Outcome:
+            contact_ref = uuid5(opinion_id, "contact") if contact is not None else None
+            opinion = Opinion.record(
+                id=opinion_id,
+                kind=kind,
+                area=area,
+                channel=channel,
+                unit=unit,
+                text_=text,
+                recorder=recorder or actor.name,
+                place=place,
+                latitude=latitude,
+                longitude=longitude,
+                contact_ref=contact_ref,
+                actor=actor.name,
+            )
+            if contact is not None and contact_ref is not None:
+                # Before the event: a crash between the two leaves an unreferenced row, never
+                # an opinion whose reporter cannot be reached.
+                self.contacts.put(contact_ref, contact)
+            return Outcome(opinion, [opinion])
+
+        return self._execute("record_opinion", key, args, body)
+
+    def route_opinion(
+        self,
+        actor: Actor,
+        opinion_id: UUID,
+        *,
+        route: str,
+        reason: str,
+        meeting_id: UUID | None = None,
+        key: str | None = None,
+    ) -> Result:
+        """Decide how a voice is handled: fix at once, coordinate, or register and explain."""
+
+        def body(now: datetime) -> Outcome:
+            opinion = self.get_opinion(opinion_id)
+            opinion.route_to(route, reason, actor=actor.name, meeting_id=self._meeting_id(meeting_id))
+            return Outcome(opinion, [opinion])
+
+        args = {
+            "opinion": opinion_id,
+            "route": route,
+            "reason": reason,
+            "meeting": meeting_id,
+        }
+        return self._execute("route_opinion", key, args, body)
+
+    def answer_opinion(
+        self,
+        actor: Actor,
+        opinion_id: UUID,
+        *,
+        feedback: str,
+        by: str | None = None,
+        key: str | None = None,
+    ) -> Result:
+        """Record the feedback a reporter received."""
+
+        def body(now: datetime) -> Outcome:
+            opinion = self.get_opinion(opinion_id)
+            opinion.answer(feedback, by=by or actor.name, actor=actor.name)
+            return Outcome(opinion, [opinion])
+
+        args = {"opinion": opinion_id, "feedback": feedback, "by": by}
+        return self._execute("answer_opinion", key, args, body)
+
+    def erase_contact(self, actor: Actor, opinion_id: UUID) -> bool:
+        """Erase a reporter's contact details on request; the log keeps only the opaque reference."""
+        opinion = self.get_opinion(opinion_id)
+        return self.contacts.erase(opinion.contact_ref) if opinion.contact_ref else False
+
+    # -- issues -------------------------------------------------------------------------
+
+    def _opinions(self, opinion_ids: Sequence[UUID]) -> list[Opinion]:
+        if len(opinion_ids) > MAX_LIST:
+            raise InvalidInputError("opinions", f"at most {MAX_LIST} at a time")
+        return [self.get_opinion(oid) for oid in dict.fromkeys(opinion_ids)]
+
+    def open_issue(
+        self,
+        actor: Actor,
+        *,
+        title: str,
+        area: str,
+        level: str,
+        horizon: str,
+        description: str | None = None,
+        opinion_ids: Sequence[UUID] = (),
+        meeting_id: UUID | None = None,
+        key: str | None = None,
+    ) -> Result:
+        """Open a rectification item, merging the given opinions into it; numbers it (2026-0041)."""
+        issue_id = uuid5(NAMESPACE, f"issue/{actor.name}/{key}") if key else uuid4()
+
+        def body(now: datetime) -> Outcome:
+            meeting = self._meeting_id(meeting_id)
+            opinions = self._opinions(opinion_ids)
+            counter_id = uuid5(NAMESPACE, f"issue-counter/{now.year}")
+            try:
+                counter = self._load(counter_id, IssueCounter, NotFoundError("counter"))
+            except NotFoundError:
+                counter = IssueCounter(id=counter_id, year=now.year)
+            number = counter.take()
+            issue = Issue.open(
+                id=issue_id,
+                number=number,
+                title=title,
+                area=area,
+                level=level,
+                horizon=horizon,
+                description=description,
+                opinion_ids=[o.id for o in opinions],
+                actor=actor.name,
+                meeting_id=meeting,
+            )
+            for opinion in opinions:
+                opinion.merge_into(issue.id, number, actor=actor.name, meeting_id=meeting)
+            alias = IssueNumber(id=uuid5(NAMESPACE, f"issue-number/{number}"), issue_id=issue.id)
+            return Outcome(issue, [issue, counter, alias, *opinions], number=number)
+
+        args = {
+            "title": title, "area": area, "level": level, "horizon": horizon,
+            "description": description, "opinions": list(opinion_ids), "meeting": meeting_id,
+        }  # fmt: skip
+        return self._execute("open_issue", key, args, body)
+
+    def _on_issue(
+        self,
+        command: str,
+        ref: UUID | str,
+        key: str | None,
+        args: Mapping[str, Any],
+        act: Callable[[Issue, datetime], dict[str, Any] | None],
+    ) -> Result:
+        """Run a command that loads one issue, acts on it and saves it."""
+
+        def body(now: datetime) -> Outcome:
+            issue = self.get_issue(ref)
+            detail = act(issue, now) or {}
+            return Outcome(issue, [issue], number=issue.number, detail=detail)
+
+        return self._execute(command, key, {"issue": str(ref), **args}, body)
+
+    def merge_opinions(
+        self,
+        actor: Actor,
+        ref: UUID | str,
+        opinion_ids: Sequence[UUID],
+        *,
+        meeting_id: UUID | None = None,
+        key: str | None = None,
+    ) -> Result:
+        """Merge more voices into an existing item."""
+        if not opinion_ids:
+            raise InvalidInputError("opinions", "name at least one opinion")
+
+        def body(now: datetime) -> Outcome:
+            meeting = self._meeting_id(meeting_id)
+            issue = self.get_issue(ref)
+            opinions = self._opinions(opinion_ids)
+            for opinion in opinions:
+                issue.link_opinion(opinion.id, actor=actor.name, meeting_id=meeting)
+                opinion.merge_into(issue.id, issue.number, actor=actor.name, meeting_id=meeting)
+            return Outcome(issue, [issue, *opinions], number=issue.number)
+
+        args = {"issue": str(ref), "opinions": list(opinion_ids), "meeting": meeting_id}
+        return self._execute("merge_opinions", key, args, body)
+
+    def assign_leader(
+        self,
+        actor: Actor,
+        ref: UUID | str,
+        *,
+        leader: str,
+        department: str,
+        goals: list[str],
+        measures: list[str],
+        deadline: datetime,
+        meeting_id: UUID | None = None,
+        key: str | None = None,
+    ) -> Result:
+        """Give an item its one accountable leader, department, goals, measures and deadline."""
+
+        def act(issue: Issue, now: datetime) -> None:
+            issue.assign_leader(
+                leader=leader, department=department, goals=goals, measures=measures,
+                deadline=deadline, now=now, actor=actor.name, meeting_id=self._meeting_id(meeting_id),
+            )  # fmt: skip
+
+        args = {
+            "leader": leader, "department": department, "goals": goals, "measures": measures,
+            "deadline": deadline, "meeting": meeting_id,
+        }  # fmt: skip
+        return self._on_issue("assign_leader", ref, key, args, act)
+
+    def hand_over(
+        self,
+        actor: Actor,
+        ref: UUID | str,
+        *,
+        to: str,
+        reason: str,
+        meeting_id: UUID | None = None,
+        key: str | None = None,
+    ) -> Result:
+        """Hand accountability to a named successor."""
+
+        def act(issue: Issue, now: datetime) -> None:
+            issue.hand_over(
+                to=to,
+                reason=reason,
+                actor=actor.name,
+                meeting_id=self._meeting_id(meeting_id),
+            )
+
+        args = {"to": to, "reason": reason, "meeting": meeting_id}
+        return self._on_issue("hand_over", ref, key, args, act)
+
+    def extend_deadline(
+        self,
+        actor: Actor,
+        ref: UUID | str,
+        *,
+        deadline: datetime,
+        reason: str,
+        approver: str,
+        key: str | None = None,
+    ) -> Result:
+        """Move the deadline later, with a reason and an approver."""
+
+        def act(issue: Issue, now: datetime) -> None:
+            issue.extend_deadline(
+                deadline=deadline,
+                reason=reason,
+                approver=approver,
+                now=now,
+                actor=actor.name,
+            )
+
+        args = {"deadline": deadline, "reason": reason, "approver": approver}
+        return self._on_issue("extend_deadline", ref, key, args, act)
+
+    def report_progress(self, actor: Actor, ref: UUID | str, *, note: str, key: str | None = None) -> Result:
+        """Record how the front-line work is going."""
+
+        def act(issue: Issue, now: datetime) -> None:
+            issue.report_progress(note=note, actor=actor.name)
+
+        return self._on_issue("report_progress", ref, key, {"note": note}, act)
+
+    def request_coordination(
+        self,
+        actor: Actor,
+        ref: UUID | str,
+        *,
+        department: str,
+        request: str,
+        key: str | None = None,
+    ) -> Result:
+        """Ask another department for help; the answer's detail holds the request number."""
+
+        def act(issue: Issue, now: datetime) -> dict[str, Any]:
+            return {
+                "coordination": issue.request_coordination(
+                    department=department, request=request, actor=actor.name
+                )
+            }
+
+        args = {"department": department, "request": request}
+        return self._on_issue("request_coordination", ref, key, args, act)
+
+    def answer_coordination(
+        self,
+        actor: Actor,
+        ref: UUID | str,
+        *,
+        index: int,
+        answer: str,
+        key: str | None = None,
+    ) -> Result:
+        """Record another department's answer to a coordination request."""
+
+        def act(issue: Issue, now: datetime) -> None:
+            issue.answer_coordination(index=index, answer=answer, actor=actor.name)
+
+        return self._on_issue("answer_coordination", ref, key, {"index": index, "answer": answer}, act)
+
+    def record_inspection(
+        self,
+        actor: Actor,
+        ref: UUID | str,
+        *,
+        inspector: str,
+        findings: str,
+        confirmed: bool,
+        key: str | None = None,
+    ) -> Result:
+        """Record a representative's inspection on the spot."""
+
+        def act(issue: Issue, now: datetime) -> None:
+            issue.record_inspection(
+                inspector=inspector,
+                findings=findings,
+                confirmed=confirmed,
+                actor=actor.name,
+            )
+
+        args = {"inspector": inspector, "findings": findings, "confirmed": confirmed}
+        return self._on_issue("record_inspection", ref, key, args, act)
+
+    def escalate_if_overdue(self, ref: UUID | str, *, actor: Actor | None = None) -> Result:
+        """Escalate the item one level if its deadline has passed (at most once per deadline)."""
+        who = actor or Actor("scheduler", role=Role.SCHEDULER)
+
+        def act(issue: Issue, now: datetime) -> dict[str, Any]:
+            return {"escalated": issue.escalate_if_overdue(now, self.levels, actor=who.name)}
+
+        return self._on_issue("escalate_if_overdue", ref, None, {}, act)
+
+    def disclose(
+        self,
+        actor: Actor,
+        ref: UUID | str,
+        *,
+        fields: list[str],
+        where: str,
+        note: str | None = None,
+        key: str | None = None,
+    ) -> Result:
+        """Publish chosen fields of the item; the event keeps exactly what was published."""
+
+        def act(issue: Issue, now: datetime) -> dict[str, Any]:
+            return {"published": issue.disclose(fields=fields, where=where, note=note, actor=actor.name)}
+
+        return self._on_issue("disclose", ref, key, {"fields": fields, "where": where, "note": note}, act)
+
+    def report_resolution(
+        self, actor: Actor, ref: UUID | str, *, summary: str, key: str | None = None
+    ) -> Result:
+        """Report the problem solved; the people's evaluation decides whether it is done."""
+
+        def act(issue: Issue, now: datetime) -> None:
+            issue.report_resolution(summary=summary, actor=actor.name)
+
+        return self._on_issue("report_resolution", ref, key, {"summary": summary}, act)
+
+    def record_evaluation(
+        self,
+        actor: Actor,
+        ref: UUID | str,
+        *,
+        evaluator: str,
+        verdict: str,
+        comment: str | None = None,
+        meeting_id: UUID | None = None,
+        key: str | None = None,
+    ) -> Result:
+        """Record one representative's verdict."""
+
+        def act(issue: Issue, now: datetime) -> None:
+            issue.record_evaluation(
+                evaluator=evaluator, verdict=verdict, comment=comment, actor=actor.name,
+                meeting_id=self._meeting_id(meeting_id),
+            )  # fmt: skip
+
+        args = {
+            "evaluator": evaluator,
+            "verdict": verdict,
+            "comment": comment,
+            "meeting": meeting_id,
+        }
+        return self._on_issue("record_evaluation", ref, key, args, act)
+
+    def conclude_evaluation(
+        self,
+        actor: Actor,
+        ref: UUID | str,
+        *,
+        new_deadline: datetime | None = None,
+        meeting_id: UUID | None = None,
+        key: str | None = None,
+    ) -> Result:
+        """Close the item when satisfaction meets the target, else reopen it under the same leader."""
+
+        def act(issue: Issue, now: datetime) -> dict[str, Any]:
+            outcome = issue.conclude_evaluation(
+                threshold=self.satisfaction_target, new_deadline=new_deadline, levels=self.levels,
+                now=now, actor=actor.name, meeting_id=self._meeting_id(meeting_id),
+            )  # fmt: skip
+            return {"outcome": outcome}
+
+        args = {"new_deadline": new_deadline, "meeting": meeting_id}
+        return self._on_issue("conclude_evaluation", ref, key, args, act)
+
+    def close_fixed_at_once(
+        self, actor: Actor, ref: UUID | str, *, note: str, key: str | None = None
+    ) -> Result:
+        """Close an immediate item fixed on the spot, without a meeting."""
+
+        def act(issue: Issue, now: datetime) -> None:
+            issue.close_fixed_at_once(note=note, actor=actor.name)
+
+        return self._on_issue("close_fixed_at_once", ref, key, {"note": note}, act)
+
+    def reopen(
+        self,
+        actor: Actor,
+        ref: UUID | str,
+        *,
+        reason: str,
+        deadline: datetime,
+        key: str | None = None,
+    ) -> Result:
+        """A supervisor reopens a closed item under its same leader."""
+
+        def act(issue: Issue, now: datetime) -> None:
+            issue.reopen(
+                reason=reason,
+                deadline=deadline,
+                now=now,
+                actor=actor.name,
+                role=actor.role.value,
+            )
+
+        return self._on_issue("reopen", ref, key, {"reason": reason, "deadline": deadline}, act)
+
+    def register_and_explain(
+        self,
+        actor: Actor,
+        ref: UUID | str,
+        *,
+        explanation: str,
+        revisit_at: datetime,
+        meeting_id: UUID | None = None,
+        key: str | None = None,
+    ) -> Result:
+        """Keep an item that cannot be solved now on the register, explained, with a revisit date."""
+
+        def act(issue: Issue, now: datetime) -> None:
+            issue.register_and_explain(
+                explanation=explanation, revisit_at=revisit_at, now=now, actor=actor.name,
+                meeting_id=self._meeting_id(meeting_id),
+            )  # fmt: skip
+
+        args = {
+            "explanation": explanation,
+            "revisit_at": revisit_at,
+            "meeting": meeting_id,
+        }
+        return self._on_issue("register_and_explain", ref, key, args, act)
+
+    def revisit(
+        self,
+        actor: Actor,
+        ref: UUID | str,
+        *,
+        meeting_id: UUID | None = None,
+        key: str | None = None,
+    ) -> Result:
+        """Bring a registered item back for analysis."""
+
+        def act(issue: Issue, now: datetime) -> None:
+            issue.revisit(actor=actor.name, meeting_id=self._meeting_id(meeting_id))
+
+        return self._on_issue("revisit", ref, key, {"meeting": meeting_id}, act)
+
+    # -- meetings -----------------------------------------------------------------------
+
+    def hold_meeting(
+        self,
+        actor: Actor,
+        *,
+        kind: str,
+        unit: str,
+        held_at: datetime,
+        attendees: list[str],
+        title: str,
+        key: str | None = None,
+    ) -> Result:
+        """Record a meeting; later commands taken there carry its id."""
+        meeting_id = uuid5(NAMESPACE, f"meeting/{actor.name}/{key}") if key else uuid4()
+
+        def body(now: datetime) -> Outcome:
+            meeting = Meeting.hold(
+                id=meeting_id, kind=kind, unit=unit, held_at=held_at, attendees=attendees,
+                title=title, actor=actor.name,
+            )  # fmt: skip
+            return Outcome(meeting, [meeting])
+
+        args = {
+            "kind": kind,
+            "unit": unit,
+            "held_at": held_at,
+            "attendees": attendees,
+            "title": title,
+        }
+        return self._execute("hold_meeting", key, args, body)
+
+    def record_decision(
+        self,
+        actor: Actor,
+        meeting_id: UUID,
+        *,
+        decision: str,
+        issue: UUID | str | None = None,
+        key: str | None = None,
+    ) -> Result:
+        """Record a decision a meeting took, optionally about one issue."""
+
+        def body(now: datetime) -> Outcome:
+            meeting = self.get_meeting(meeting_id)
+            issue_id = self.get_issue(issue).id if issue is not None else None
+            meeting.decide(decision, issue_id=issue_id, actor=actor.name)
+            return Outcome(meeting, [meeting])
+
+        args = {"meeting": meeting_id, "decision": decision, "issue": issue}
+        return self._execute("record_decision", key, args, body)

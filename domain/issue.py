@@ -92,6 +92,7 @@ class Issue(CaselineAggregate):
         opinion_ids: list[UUID],
         actor: str,
         meeting_id: UUID | None,
+        unit: str | None = None,
     ) -> Issue:
         """Open an item, directly or from the opinions it merges."""
         return cls(
@@ -101,6 +102,7 @@ class Issue(CaselineAggregate):
             area=choice(area, Area, field="area").value,
             level=choice(level, Level, field="level").value,
             horizon=choice(horizon, Horizon, field="horizon").value,
+            unit=optional_text(unit, field="unit", limit=MAX_NAME),
             description=optional_text(description, field="description"),
             opinion_ids=list(opinion_ids),
             actor=actor,
@@ -117,12 +119,14 @@ class Issue(CaselineAggregate):
         area: str,
         level: str,
         horizon: str,
+        unit: str | None,
         description: str | None,
         opinion_ids: list[UUID],
         actor: str,
         meeting_id: UUID | None,
     ) -> None:
         self.number = number
+        self.unit = unit
         self.title = title
         self.area = area
         self.level = level
@@ -403,7 +407,7 @@ class Issue(CaselineAggregate):
         """Publish the chosen fields; the event records exactly what was published, and where."""
         if not fields and note is None:
             raise InvalidInputError("fields", "choose at least one field to publish, or a note")
-        published: dict[str, str] = {}
+        published: dict[str, str] = {"number": self.number}
         for name in fields:
             if name not in DISCLOSABLE_FIELDS:
                 allowed = ", ".join(DISCLOSABLE_FIELDS)
@@ -413,7 +417,7 @@ class Issue(CaselineAggregate):
                 published[name] = value
         if note is not None:
             published["note"] = text(note, field="note")
-        if not published:
+        if len(published) == 1:
             raise InvalidInputError("fields", "none of the chosen fields has a value yet")
         self._disclosed(
             published=published,

@@ -470,10 +470,14 @@ class Workflow(Application[UUID]):
         horizon: str,
         description: str | None = None,
         opinion_ids: Sequence[UUID] = (),
+        unit: str | None = None,
         meeting_id: UUID | None = None,
         key: str | None = None,
     ) -> Result:
-        """Open a rectification item, merging the given opinions into it; numbers it (2026-0041)."""
+        """Open a rectification item, merging the given opinions into it; numbers it (2026-0041).
+
+        The item's unit defaults to the unit of its first opinion.
+        """
         issue_id = uuid5(NAMESPACE, f"issue/{actor.name}/{key}") if key else uuid4()
 
         def body(now: datetime) -> Outcome:
@@ -493,6 +497,7 @@ class Workflow(Application[UUID]):
                 level=level,
                 horizon=horizon,
                 description=description,
+                unit=unit or (opinions[0].unit if opinions else None),
                 opinion_ids=[o.id for o in opinions],
                 actor=actor.name,
                 meeting_id=meeting,
@@ -504,7 +509,7 @@ class Workflow(Application[UUID]):
 
         args = {
             "title": title, "area": area, "level": level, "horizon": horizon,
-            "description": description, "opinions": list(opinion_ids), "meeting": meeting_id,
+            "description": description, "opinions": list(opinion_ids), "meeting": meeting_id, "unit": unit,
         }  # fmt: skip
         return self._execute("open_issue", key, args, body)
 

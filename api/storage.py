@@ -17,6 +17,8 @@ from api.settings import Settings
 from domain.clock import Clock, SystemClock
 from domain.contacts import Contact, ContactStore
 from domain.workflow import Workflow
+from projections.projector import EventLog, Projector
+from projections.store import PostgresViewDB, SqliteViewDB, ViewDB
 
 _CONTACT_COLUMNS = "ref, name, phone, address"
 
@@ -119,3 +121,18 @@ def build_workflow(
         satisfaction_target=settings.satisfaction_target,
         retries=settings.command_retries,
     )
+
+
+def view_db(settings: Settings) -> ViewDB:
+    """The view database beside the configured event store."""
+    if settings.database_url is None:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        return SqliteViewDB(settings.data_dir / "views.sqlite")
+    return PostgresViewDB(settings.database_url, settings.database_schema)
+
+
+def build_projector(settings: Settings | None = None, *, page_size: int = 1000) -> Projector:
+    """The projector over the configured event log and view database."""
+    settings = settings or Settings()
+    db = view_db(settings)  # first: on PostgreSQL it creates the schema
+    return Projector(EventLog(settings.event_store_env()), db, page_size=page_size)

@@ -1,0 +1,211 @@
+"""The projector: follows the event log in pages and keeps every view current, exactly once.
+
+Each page of view rows and the new position are committed in one transaction, and the
+position is read inside that transaction under the database's write lock (SQLite
+`BEGIN IMMEDIATE`, PostgreSQL `SELECT ... FOR UPDATE`), so a crash never loses or doubles
+an event and two projectors never apply the same page twice. `run_forever` also takes a
+lease (a file lock or an advisory lock) so that of several projector processes one does
+the work and the others wait; the lease dies with its process.
+
+Rebuilding fills fresh tables (`board__new`, ...) from the start of the log, then, in one
+transaction that also applies whatever arrived meanwhile, drops the old tables and renames
+the new ones: readers see the old view or the new one, never half of either.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import defaultdict
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.application import Application
+from eventsourcing.persistence import Notification
+
+from projections import audit, board, feedback, register, satisfaction
+from projections.store import Tx, ViewDB
+from projections.view import Handler, Names, View
+
+ALL_VIEWS: tuple[View, ...] = (board.VIEW, audit.VIEW, feedback.VIEW, register.VIEW, satisfaction.VIEW)
+VIEWS_BY_NAME = {view.name: view for view in ALL_VIEWS}
+TRACKING = "projection_tracking"
+NEW = "__new"
+
+
+class EventLog(Application[UUID]):
+    """Read access to Caseline's event log (the same tables the workflow writes)."""
+
+    name = "caseline"
+
+    def __init__(self, env: dict[str, str]) -> None:
+        if env.get("PERSISTENCE_MODULE") not in ("eventsourcing.sqlite", "eventsourcing.postgres"):
+            raise RuntimeError("the projector reads a persistent event store (SQLite or PostgreSQL)")
+        super().__init__(env=env)
+        # Importing the domain registers the events' topics so they can be decoded.
+        import domain.workflow  # noqa: F401
+
+    def head(self) -> int:
+        """The position of the newest event in the log (0 when empty)."""
+        return self.recorder.max_notification_id() or 0
+
+    def page(self, start: int, limit: int, stop: int | None = None) -> Sequence[Notification]:
+        return self.recorder.select_notifications(start=start, limit=limit, stop=stop)
+
+
+class Projector:
+    """Keeps the views current from the event log; see the module docstring for the guarantees."""
+
+    def __init__(
+        self,
+        log: EventLog,
+        db: ViewDB,
+        *,
+        views: Sequence[View] = ALL_VIEWS,
+        page_size: int = 1000,
+    ) -> None:
+        self.log = log
+        self.db = db
+        self.views = tuple(views)
+        self.page_size = page_size
+        self.names: dict[str, Names] = {view.name: view.names() for view in self.views}
+        self._dispatch = self._dispatch_for(self.views, self.names)
+        self.ensure_tables()
+
+    @staticmethod
+    def _dispatch_for(
+        views: Sequence[View], names: Mapping[str, Names]
+    ) -> dict[str, list[tuple[Handler, Names]]]:
+        dispatch: dict[str, list[tuple[Handler, Names]]] = defaultdict(list)
+        for view in views:
+            for event_topic, handler in view.handlers.items():
+                dispatch[event_topic].append((handler, names[view.name]))
+        return dict(dispatch)
+
+    def ensure_tables(self) -> None:
+        with self.db.transaction() as tx:
+            tx.execute(
+                f"CREATE TABLE IF NOT EXISTS {TRACKING} (name TEXT PRIMARY KEY, position INTEGER NOT NULL)"
+            )
+            tx.execute(
+                f"INSERT INTO {TRACKING} (name, position) VALUES ('views', 0) ON CONFLICT (name) DO NOTHING"
+            )
+            for view in self.views:
+                view.create_tables(tx, self.names[view.name])
+                view.create_indexes(tx, self.names[view.name])
+
+    # -- following the log --------------------------------------------------------------
+
+    def _locked_position(self, tx: Tx) -> int:
+        lock = " FOR UPDATE" if self.db.dialect == "postgres" else ""
+        row = tx.fetchone(f"SELECT position FROM {TRACKING} WHERE name = 'views'{lock}")
+        return int(row[0]) if row else 0
+
+    def position(self) -> int:
+        """How far the views have got in the log."""
+        with self.db.transaction() as tx:
+            row = tx.fetchone(f"SELECT position FROM {TRACKING} WHERE name = 'views'")
+        return int(row[0]) if row else 0
+
+    def lag(self) -> int:
+        """How many log positions the views are behind."""
+        return max(0, self.log.head() - self.position())
+
+    def _apply(
+        self,
+        tx: Tx,
+        notifications: Sequence[Notification],
+        dispatch: dict[str, list[tuple[Handler, Names]]],
+    ) -> None:
+        to_event = self.log.mapper.to_domain_event
+        for notification in notifications:
+            handlers = dispatch.get(notification.topic)
+            if handlers:
+                event: Any = to_event(notification)
+                for handler, names in handlers:
+                    handler(tx, event, names)
+
+    def run_once(self) -> int:
+        """Project the next page; returns how many log entries it consumed."""
+        with self.db.transaction() as tx:
+            position = self._locked_position(tx)
+            notifications = self.log.page(position + 1, self.page_size)
+            if not notifications:
+                return 0
+            self._apply(tx, notifications, self._dispatch)
+            tx.execute(f"UPDATE {TRACKING} SET position = ? WHERE name = 'views'", [notifications[-1].id])
+        return len(notifications)
+
+    def catch_up(self) -> int:
+        """Project until the views reach the head of the log; returns entries consumed."""
+        total = 0
+        while consumed := self.run_once():
+            total += consumed
+        return total
+
+    def run_forever(self, stop: threading.Event, *, interval: float = 0.2) -> None:
+        """Hold the lease (waiting while another projector has it) and follow the log until stopped."""
+        while not stop.is_set():
+            if not self.db.try_lease():
+                stop.wait(1.0)
+                continue
+            if not self.run_once():
+                stop.wait(interval)
+        self.db.release_lease()
+
+    def wait_for(self, position: int, *, timeout: float = 5.0) -> bool:
+        """Read-your-writes: wait until the views include `position`; False on time-out."""
+        deadline = time.monotonic() + timeout
+        while self.position() < position:
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.02)
+        return True
+
+    # -- rebuilding ---------------------------------------------------------------------
+
+    def rebuild(
+        self, view_names: Sequence[str] | None = None, *, progress: Callable[[int, int], None] | None = None
+    ) -> int:
+        """Rebuild views from zero into fresh tables and swap them in atomically; returns events read."""
+        unknown = set(view_names or ()) - set(VIEWS_BY_NAME)
+        if unknown:
+            raise ValueError(f"unknown views: {', '.join(sorted(unknown))}")
+        views = [v for v in self.views if view_names is None or v.name in view_names]
+        fresh = {view.name: view.names(NEW) for view in views}
+        dispatch = self._dispatch_for(views, fresh)
+        with self.db.transaction() as tx:
+            for view in views:
+                for table in fresh[view.name].values():
+                    tx.execute(f"DROP TABLE IF EXISTS {table}")
+                view.create_tables(tx, fresh[view.name])
+        target = self.position()
+        done = 0
+        start = 1
+        while start <= target:
+            notifications = self.log.page(start, self.page_size, stop=target)
+            if not notifications:
+                break
+            with self.db.transaction() as tx:
+                self._apply(tx, notifications, dispatch)
+            done += len(notifications)
+            start = notifications[-1].id + 1
+            if progress:
+                progress(min(start - 1, target), target)
+        with self.db.transaction() as tx:
+            # Under the write lock: apply what the live projector added since, then swap.
+            position = self._locked_position(tx)
+            while start <= position:
+                notifications = self.log.page(start, self.page_size, stop=position)
+                if not notifications:
+                    break
+                self._apply(tx, notifications, dispatch)
+                done += len(notifications)
+                start = notifications[-1].id + 1
+            for view in views:
+                for table, new_table in fresh[view.name].items():
+                    tx.execute(f"DROP TABLE IF EXISTS {table}")
+                    tx.execute(f"ALTER TABLE {new_table} RENAME TO {table}")
+                view.create_indexes(tx, self.names[view.name])
+        return done

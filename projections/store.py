@@ -1,0 +1,197 @@
+"""The view database: SQLite beside the event store, or tables in the same PostgreSQL.
+
+SQL is written once with `?` placeholders and portable types (text timestamps in UTC ISO
+form, text ids, JSON as text), so one set of statements serves both databases. Each page
+of view rows and the projector's position are committed in one transaction.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import sqlite3
+import threading
+import zlib
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+import psycopg
+
+
+def iso(moment: datetime | None) -> str | None:
+    """A sortable UTC text form used for every timestamp in the views."""
+    if moment is None:
+        return None
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def from_iso(text: str | None) -> datetime | None:
+    if text is None:
+        return None
+    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+
+
+class Tx(Protocol):
+    """What view handlers write through: one open transaction."""
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> None: ...
+
+    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None: ...
+
+    def fetchone(self, sql: str, params: Sequence[Any] = ()) -> tuple[Any, ...] | None: ...
+
+    def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]: ...
+
+
+class _SqliteTx:
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self._conn = conn
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
+        self._conn.execute(sql, params)
+
+    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        self._conn.executemany(sql, rows)
+
+    def fetchone(self, sql: str, params: Sequence[Any] = ()) -> tuple[Any, ...] | None:
+        row: tuple[Any, ...] | None = self._conn.execute(sql, params).fetchone()
+        return row
+
+    def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        return list(self._conn.execute(sql, params).fetchall())
+
+
+class _PostgresTx:
+    def __init__(self, conn: psycopg.Connection[Any]) -> None:
+        self._conn = conn
+
+    @staticmethod
+    def _sql(sql: str) -> str:
+        return sql.replace("%", "%%").replace("?", "%s")
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
+        self._conn.execute(self._sql(sql), params)
+
+    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        with self._conn.cursor() as cursor:
+            cursor.executemany(self._sql(sql), rows)
+
+    def fetchone(self, sql: str, params: Sequence[Any] = ()) -> tuple[Any, ...] | None:
+        return self._conn.execute(self._sql(sql), params).fetchone()
+
+    def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        return list(self._conn.execute(self._sql(sql), params).fetchall())
+
+
+class ViewDB:
+    """A connection to the view database with transactions and the projector's lease."""
+
+    dialect: str
+
+    def transaction(self) -> Any:
+        raise NotImplementedError
+
+    def try_lease(self) -> bool:
+        """Take the projector lease without waiting; True if this process now holds it."""
+        raise NotImplementedError
+
+    def release_lease(self) -> None:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+
+class SqliteViewDB(ViewDB):
+    """Views in `views.sqlite`; the projector lease is an OS file lock the kernel drops on death."""
+
+    dialect = "sqlite"
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30)
+        self._conn.execute("PRAGMA journal_mode=WAL")
+        self._conn.execute("PRAGMA synchronous=NORMAL")
+        self._lock = threading.RLock()
+        self._lease_fd: int | None = None
+
+    @contextmanager
+    def transaction(self) -> Iterator[Tx]:
+        with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield _SqliteTx(self._conn)
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            self._conn.execute("COMMIT")
+
+    def try_lease(self) -> bool:
+        if self._lease_fd is not None:
+            return True
+        fd = os.open(f"{self.path}.projector.lock", os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            return False
+        self._lease_fd = fd
+        return True
+
+    def release_lease(self) -> None:
+        if self._lease_fd is not None:
+            fcntl.flock(self._lease_fd, fcntl.LOCK_UN)
+            os.close(self._lease_fd)
+            self._lease_fd = None
+
+    def close(self) -> None:
+        self.release_lease()
+        self._conn.close()
+
+
+_LEASE_KEY = 0x43415345  # "CASE": the advisory lock id of the projector lease
+
+
+class PostgresViewDB(ViewDB):
+    """Views as tables in PostgreSQL; the lease is a session advisory lock held by one projector."""
+
+    dialect = "postgres"
+
+    def __init__(self, conninfo: str, schema: str | None = None) -> None:
+        self._conn = psycopg.connect(conninfo, autocommit=True)
+        self._lease_conn: psycopg.Connection[Any] | None = None
+        self._conninfo = conninfo
+        self._schema = schema
+        if schema:
+            self._conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
+            self._conn.execute(f'SET search_path TO "{schema}"')
+        self._lock = threading.RLock()
+
+    @contextmanager
+    def transaction(self) -> Iterator[Tx]:
+        with self._lock, self._conn.transaction():
+            yield _PostgresTx(self._conn)
+
+    def try_lease(self) -> bool:
+        if self._lease_conn is not None:
+            return True
+        conn = psycopg.connect(self._conninfo, autocommit=True)
+        key = _LEASE_KEY ^ zlib.crc32((self._schema or "public").encode())
+        row = conn.execute("SELECT pg_try_advisory_lock(%s)", (key,)).fetchone()
+        if not row or not row[0]:
+            conn.close()
+            return False
+        self._lease_conn = conn
+        return True
+
+    def release_lease(self) -> None:
+        if self._lease_conn is not None:
+            self._lease_conn.close()
+            self._lease_conn = None
+
+    def close(self) -> None:
+        self.release_lease()
+        self._conn.close()

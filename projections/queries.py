@@ -1,0 +1,279 @@
+"""Questions asked of the views: the board, the overdue index, the audit trail, the ledger,
+the feedback tracker, the public register and satisfaction. Every list has a deterministic
+order (a unique last sort key), so pages and exports are stable."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from projections.store import ViewDB, iso
+
+WORKING = ("assigned", "in_progress")
+BOARD_COLUMNS = (
+    "issue_id", "number", "title", "area", "level", "horizon", "unit", "stage", "leader", "department",
+    "deadline", "on_committee", "escalations", "reopened", "opinions", "disclosed", "opened_at", "updated_at",
+)  # fmt: skip
+BOARD_SORTS = {
+    "deadline": "deadline IS NULL, deadline",
+    "number": "number",
+    "updated": "updated_at",
+    "opened": "opened_at",
+}
+MAX_PAGE_SIZE = 500
+
+
+@dataclass(frozen=True)
+class BoardFilter:
+    """What an officer narrows the board by; None means any."""
+
+    stage: str | None = None
+    area: str | None = None
+    level: str | None = None
+    leader: str | None = None
+    department: str | None = None
+    overdue: bool | None = None
+    on_committee: bool | None = None
+    text: str | None = None
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page of rows, the total matching, and counts per stage column."""
+
+    rows: list[dict[str, Any]]
+    total: int
+    counts: dict[str, int]
+    page: int
+    page_size: int
+
+
+def _rows(columns: tuple[str, ...] | list[str], rows: list[tuple[Any, ...]]) -> list[dict[str, Any]]:
+    return [dict(zip(columns, row, strict=True)) for row in rows]
+
+
+def _board_where(f: BoardFilter, now: datetime, *, with_stage: bool) -> tuple[str, list[Any]]:
+    clauses: list[str] = []
+    params: list[Any] = []
+    for column in ("area", "level", "leader", "department"):
+        value = getattr(f, column)
+        if value is not None:
+            clauses.append(f"{column} = ?")
+            params.append(value)
+    if with_stage and f.stage is not None:
+        clauses.append("stage = ?")
+        params.append(f.stage)
+    if f.overdue is not None:
+        overdue = "(stage IN ('assigned', 'in_progress') AND deadline < ?)"
+        clauses.append(overdue if f.overdue else f"NOT {overdue}")
+        params.append(iso(now))
+    if f.on_committee is not None:
+        clauses.append("on_committee = ?")
+        params.append(1 if f.on_committee else 0)
+    if f.text:
+        clauses.append("(title LIKE ? OR number LIKE ?)")
+        like = "%" + f.text.replace("%", "").replace("_", "") + "%"
+        params += [like, like]
+    return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
+
+
+def board(
+    db: ViewDB,
+    *,
+    now: datetime,
+    where: BoardFilter | None = None,
+    sort: str = "deadline",
+    descending: bool = False,
+    page: int = 1,
+    page_size: int = 50,
+) -> Page:
+    """The case board: filtered, sorted, paged, with counts per stage and an overdue flag per row."""
+    f = where or BoardFilter()
+    if sort not in BOARD_SORTS:
+        raise ValueError(f"sort must be one of {', '.join(BOARD_SORTS)}")
+    page = max(1, page)
+    page_size = min(max(1, page_size), MAX_PAGE_SIZE)
+    direction = " DESC" if descending else ""
+    order = ", ".join(f"{part}{direction}" for part in BOARD_SORTS[sort].split(", "))
+    clause, params = _board_where(f, now, with_stage=True)
+    count_clause, count_params = _board_where(f, now, with_stage=False)
+    with db.transaction() as tx:
+        rows = tx.fetchall(
+            f"SELECT {', '.join(BOARD_COLUMNS)} FROM board{clause} ORDER BY {order}, number{direction} "
+            "LIMIT ? OFFSET ?",
+            [*params, page_size, (page - 1) * page_size],
+        )
+        counts = dict(
+            tx.fetchall(f"SELECT stage, COUNT(*) FROM board{count_clause} GROUP BY stage", count_params)
+        )
+    result = _rows(BOARD_COLUMNS, rows)
+    now_text = iso(now)
+    for row in result:
+        row["overdue"] = bool(row["stage"] in WORKING and row["deadline"] and row["deadline"] < now_text)
+    total = counts.get(f.stage, 0) if f.stage else sum(counts.values())
+    return Page(result, total, {k: int(v) for k, v in counts.items()}, page, page_size)
+
+
+def overdue_items(db: ViewDB, *, now: datetime, limit: int = 1000) -> list[dict[str, Any]]:
+    """The overdue index for the scheduler: items being worked on whose deadline has passed,
+    oldest deadline first, skipping items already with the standing committee for that deadline.
+    Uses a partial index on the deadline, so the cost follows the overdue items, not the board."""
+    with db.transaction() as tx:
+        rows = tx.fetchall(
+            "SELECT issue_id, number, level, deadline FROM board "
+            "WHERE stage IN ('assigned', 'in_progress') AND deadline < ? "
+            "AND (committee_deadline IS NULL OR committee_deadline <> deadline) "
+            "ORDER BY deadline, number LIMIT ?",
+            [iso(now), limit],
+        )
+    return _rows(("issue_id", "number", "level", "deadline"), rows)
+
+
+def audit_trail(db: ViewDB, issue_id: str) -> dict[str, list[dict[str, Any]]]:
+    """Every event of one issue with actor, time, meeting and leader; the leader chain; missed deadlines."""
+    with db.transaction() as tx:
+        events = tx.fetchall(
+            "SELECT version, at, event, actor, meeting_id, leader, detail FROM audit_events "
+            "WHERE issue_id = ? ORDER BY version",
+            [issue_id],
+        )
+        terms = tx.fetchall(
+            "SELECT seq, leader, department, started_at, ended_at, reason FROM leader_terms "
+            "WHERE issue_id = ? ORDER BY seq",
+            [issue_id],
+        )
+        missed = tx.fetchall(
+            "SELECT deadline, leader, department, level, noticed_at, outcome FROM missed_deadlines "
+            "WHERE issue_id = ? ORDER BY deadline",
+            [issue_id],
+        )
+    event_rows = _rows(("version", "at", "event", "actor", "meeting_id", "leader", "detail"), events)
+    for row in event_rows:
+        row["detail"] = json.loads(row["detail"])
+    return {
+        "events": event_rows,
+        "leaders": _rows(("seq", "leader", "department", "started_at", "ended_at", "reason"), terms),
+        "missed_deadlines": _rows(
+            ("deadline", "leader", "department", "level", "noticed_at", "outcome"), missed
+        ),
+    }
+
+
+def ledger(db: ViewDB, *, by: str = "leader") -> list[dict[str, Any]]:
+    """The accountability ledger per leader or department: items led, held now, missed deadlines,
+    items closed, closed without a missed deadline, reopened, and mean satisfaction."""
+    if by not in ("leader", "department"):
+        raise ValueError("by must be leader or department")
+    with db.transaction() as tx:
+        rows = tx.fetchall(
+            f"""
+            WITH led AS (
+                SELECT {by} AS who, COUNT(DISTINCT issue_id) AS items,
+                       SUM(CASE WHEN ended_at IS NULL THEN 1 ELSE 0 END) AS holding
+                FROM leader_terms WHERE {by} IS NOT NULL GROUP BY {by}
+            ), missed AS (
+                SELECT {by} AS who, COUNT(*) AS missed, COUNT(DISTINCT issue_id) AS items_missed
+                FROM missed_deadlines WHERE {by} IS NOT NULL GROUP BY {by}
+            ), closing AS (
+                SELECT t.{by} AS who, COUNT(DISTINCT c.issue_id) AS closed,
+                       COUNT(DISTINCT CASE WHEN m.issue_id IS NULL THEN c.issue_id END) AS on_time
+                FROM conclusions c
+                JOIN leader_terms t ON t.issue_id = c.issue_id AND t.leader = c.leader
+                LEFT JOIN missed_deadlines m ON m.issue_id = c.issue_id
+                WHERE c.outcome = 'closed' GROUP BY t.{by}
+            ), rounds AS (
+                SELECT t.{by} AS who,
+                       SUM(CASE WHEN c.outcome = 'reopened' THEN 1 ELSE 0 END) AS reopened,
+                       AVG(c.rate) AS satisfaction
+                FROM conclusions c
+                JOIN leader_terms t ON t.issue_id = c.issue_id AND t.leader = c.leader
+                    AND t.seq = (SELECT MAX(seq) FROM leader_terms x
+                                 WHERE x.issue_id = c.issue_id AND x.leader = c.leader)
+                GROUP BY t.{by}
+            )
+            SELECT led.who, led.items, led.holding, COALESCE(missed.missed, 0),
+                   COALESCE(closing.closed, 0), COALESCE(closing.on_time, 0),
+                   COALESCE(rounds.reopened, 0), rounds.satisfaction
+            FROM led
+            LEFT JOIN missed ON missed.who = led.who
+            LEFT JOIN closing ON closing.who = led.who
+            LEFT JOIN rounds ON rounds.who = led.who
+            ORDER BY led.who
+            """
+        )
+    return _rows(
+        (by, "items", "holding", "missed_deadlines", "closed", "closed_on_time", "reopened", "satisfaction"),
+        rows,
+    )
+
+
+def unanswered(
+    db: ViewDB, *, now: datetime, recorder: str | None = None, limit: int = 500
+) -> list[dict[str, Any]]:
+    """The feedback tracker: opinions whose reporter has not heard back, oldest first, with age in days."""
+    clause, params = ("AND recorder = ?", [recorder]) if recorder else ("", [])
+    with db.transaction() as tx:
+        rows = tx.fetchall(
+            "SELECT opinion_id, recorded_at, recorder, unit, kind, area, route, issue_id FROM opinions "
+            f"WHERE answers = 0 {clause} ORDER BY recorded_at, opinion_id LIMIT ?",
+            [*params, limit],
+        )
+    result = _rows(
+        ("opinion_id", "recorded_at", "recorder", "unit", "kind", "area", "route", "issue_id"), rows
+    )
+    for row in result:
+        recorded = datetime.strptime(row["recorded_at"], "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=now.tzinfo)
+        row["age_days"] = (now - recorded).days
+    return result
+
+
+def public_register(db: ViewDB, *, now: datetime, page: int = 1, page_size: int = 50) -> Page:
+    """Disclosed items as published, newest disclosure first, overdue flagged from the published deadline."""
+    page = max(1, page)
+    page_size = min(max(1, page_size), MAX_PAGE_SIZE)
+    with db.transaction() as tx:
+        rows = tx.fetchall(
+            "SELECT issue_id, number, published, published_where, deadline, first_disclosed_at, "
+            "last_disclosed_at FROM register ORDER BY last_disclosed_at DESC, number LIMIT ? OFFSET ?",
+            [page_size, (page - 1) * page_size],
+        )
+        total_row = tx.fetchone("SELECT COUNT(*) FROM register")
+    result = []
+    for issue_id, number, published, where, deadline, first, last in rows:
+        fields = json.loads(published)
+        overdue = bool(deadline) and datetime.fromisoformat(deadline) < now and "outcome" not in fields
+        result.append(
+            {
+                "issue_id": issue_id, "number": number, "published": fields, "where": where,
+                "first_disclosed_at": first, "last_disclosed_at": last, "overdue": overdue,
+            }
+        )  # fmt: skip
+    total = int(total_row[0]) if total_row else 0
+    return Page(result, total, {}, page, page_size)
+
+
+def satisfaction(db: ViewDB, *, by: str = "area", target: float = 0.95) -> list[dict[str, Any]]:
+    """Satisfaction per area, unit, leader, level or period (YYYY-MM) over all concluded rounds,
+    as the share of satisfied + basically satisfied verdicts, beside the target."""
+    if by not in ("area", "unit", "leader", "level", "period"):
+        raise ValueError("by must be area, unit, leader, level or period")
+    with db.transaction() as tx:
+        rows = tx.fetchall(
+            f"SELECT {by}, COUNT(*), SUM(satisfied), SUM(basically), SUM(dissatisfied), "
+            "SUM(CASE WHEN outcome = 'closed' THEN 1 ELSE 0 END) "
+            f"FROM conclusions GROUP BY {by} ORDER BY {by}"
+        )
+    result = []
+    for key, rounds, sat, basic, dis, closed in rows:
+        votes = int(sat or 0) + int(basic or 0) + int(dis or 0)
+        rate = (int(sat or 0) + int(basic or 0)) / votes if votes else 0.0
+        result.append(
+            {
+                by: key, "rounds": int(rounds), "closed": int(closed or 0), "votes": votes,
+                "satisfied": int(sat or 0), "basically": int(basic or 0), "dissatisfied": int(dis or 0),
+                "rate": round(rate, 4), "target": target, "meets_target": rate >= target,
+            }
+        )  # fmt: skip
+    return result

@@ -43,8 +43,9 @@ class EventLog(Application[UUID]):
         if env.get("PERSISTENCE_MODULE") not in ("eventsourcing.sqlite", "eventsourcing.postgres"):
             raise RuntimeError("the projector reads a persistent event store (SQLite or PostgreSQL)")
         super().__init__(env=env)
-        # Importing the domain registers the events' topics so they can be decoded.
-        import domain.workflow  # noqa: F401
+        # Importing the aggregates registers their events' topics so they can be decoded.
+        import domain.issue
+        import domain.opinion  # noqa: F401
 
     def head(self) -> int:
         """The position of the newest event in the log (0 when empty)."""

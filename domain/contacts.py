@@ -25,7 +25,8 @@ class Contact:
 
     def __post_init__(self) -> None:
         for field in ("name", "phone", "address"):
-            optional_text(getattr(self, field), field=f"contact {field}", limit=MAX_NAME * 2)
+            cleaned = optional_text(getattr(self, field), field=f"contact {field}", limit=MAX_NAME * 2)
+            object.__setattr__(self, field, cleaned)  # frozen: normalise once, at construction
         if not (self.name or self.phone or self.address):
             raise InvalidInputError("contact", "give a name, a phone or an address, or no contact")
 

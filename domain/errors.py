@@ -11,7 +11,8 @@
     │   ├── WrongStageError, IssueClosedError
     │   ├── DeadlineInPastError, DeadlineNotLaterError
     │   ├── OpinionAlreadyMergedError, OpinionNotLinkedError
-    │   ├── NoEvaluationsError, NotPermittedError, UnknownCoordinationError
+    │   ├── NoEvaluationsError, AlreadyEvaluatedError, NotPermittedError
+    │   ├── UnknownCoordinationError
     │   └── IdempotencyKeyReusedError
     └── ConflictError              concurrent writers kept colliding after the retries
 
@@ -20,7 +21,14 @@ Every class carries a stable `code` for machines and a message for people.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
+
+
+def _utc(moment: datetime) -> str:
+    """A moment as clerks read it in messages: minutes, in UTC."""
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(UTC)
+    return f"{moment:%Y-%m-%d %H:%M} UTC"
 
 
 class CaselineError(Exception):
@@ -138,7 +146,7 @@ class DeadlineInPastError(RuleBrokenError):
     code = "deadline_in_past"
 
     def __init__(self, deadline: datetime) -> None:
-        super().__init__(f"The deadline {deadline:%Y-%m-%d %H:%M} UTC has already passed.")
+        super().__init__(f"The deadline {_utc(deadline)} has already passed.")
 
 
 class DeadlineNotLaterError(RuleBrokenError):
@@ -148,8 +156,7 @@ class DeadlineNotLaterError(RuleBrokenError):
 
     def __init__(self, number: str, current: datetime) -> None:
         super().__init__(
-            f"Issue {number} is already due {current:%Y-%m-%d %H:%M} UTC; "
-            "an extension must move the deadline later."
+            f"Issue {number} is already due {_utc(current)}; an extension must move the deadline later."
         )
 
 

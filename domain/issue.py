@@ -6,7 +6,7 @@ assigns state, so replaying stored events never re-runs a rule.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
@@ -14,6 +14,7 @@ from uuid import UUID
 from eventsourcing.domain import event
 
 from domain.base import CaselineAggregate
+from domain.calendar import WorkCalendar
 from domain.errors import (
     AlreadyEvaluatedError,
     DeadlineNotLaterError,
@@ -57,16 +58,20 @@ STAGE_RANK = {
 
 @dataclass(frozen=True)
 class ServiceLevels:
-    """How long each level has to solve an item (calendar days)."""
+    """How long each level has to solve an item, in calendar days or (if set) working days."""
 
     grid: int = 7
     village: int = 15
     town: int = 30
     district: int = 60
+    working_days: bool = False
+    calendar: WorkCalendar = field(default_factory=WorkCalendar)
 
     def deadline_for(self, level: str, start: datetime) -> datetime:
         """The deadline an item gets when it arrives at `level` at `start`."""
         days: int = getattr(self, Level(level).value)
+        if self.working_days:
+            return self.calendar.add_working_days(start, days)
         return start + timedelta(days=days)
 
 
@@ -272,11 +277,12 @@ class Issue(CaselineAggregate):
         self._in(WORKING, "have its deadline extended")
         self._leader()
         assert self.deadline is not None
+        deadline = future(deadline, now)
         if deadline <= self.deadline:
             raise DeadlineNotLaterError(self.number, self.deadline)
         self._deadline_extended(
             previous=self.deadline,
-            deadline=future(deadline, now),
+            deadline=deadline,
             reason=text(reason, field="reason"),
             approver=text(approver, field="approver", limit=MAX_NAME),
             actor=actor,
@@ -405,6 +411,7 @@ class Issue(CaselineAggregate):
 
     def disclose(self, *, fields: list[str], where: str, note: str | None, actor: str) -> dict[str, str]:
         """Publish the chosen fields; the event records exactly what was published, and where."""
+        self._not_closed("be disclosed again")
         if not fields and note is None:
             raise InvalidInputError("fields", "choose at least one field to publish, or a note")
         published: dict[str, str] = {"number": self.number}

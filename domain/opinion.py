@@ -97,6 +97,7 @@ class Opinion(CaselineAggregate):
         self.route: str | None = None
         self.route_reason: str | None = None
         self.issue_id: UUID | None = None
+        self.issue_number: str | None = None
         self.answers: list[str] = []
 
     @property
@@ -122,12 +123,13 @@ class Opinion(CaselineAggregate):
         if self.issue_id == issue_id:
             return
         if self.issue_id is not None:
-            raise OpinionAlreadyMergedError(issue_number)
-        self._merged(issue_id=issue_id, actor=actor, meeting_id=meeting_id)
+            raise OpinionAlreadyMergedError(self.issue_number or str(self.issue_id))
+        self._merged(issue_id=issue_id, issue_number=issue_number, actor=actor, meeting_id=meeting_id)
 
     @event("Merged", topic="caseline:Opinion.Merged")
-    def _merged(self, issue_id: UUID, actor: str, meeting_id: UUID | None) -> None:
+    def _merged(self, issue_id: UUID, issue_number: str, actor: str, meeting_id: UUID | None) -> None:
         self.issue_id = issue_id
+        self.issue_number = issue_number
 
     def answer(self, feedback: str, *, by: str, actor: str) -> None:
         """Record the feedback the reporter received ("your voice has an echo")."""

@@ -20,7 +20,7 @@ class Settings(BaseSettings):
     )
     database_schema: str | None = Field(None, description="PostgreSQL schema for Caseline's tables.")
     satisfaction_target: float = Field(0.95, gt=0, le=1, description="Share needed to close.")
-    command_retries: int = Field(8, ge=1, le=100, description="Retries on a version conflict.")
+    command_retries: int = Field(16, ge=1, le=100, description="Retries on a version conflict.")
 
     @field_validator("database_url")
     @classmethod

@@ -12,7 +12,7 @@
     │   ├── DeadlineInPastError, DeadlineNotLaterError
     │   ├── OpinionAlreadyMergedError, OpinionNotLinkedError
     │   ├── NoEvaluationsError, AlreadyEvaluatedError, NotPermittedError
-    │   ├── UnknownCoordinationError
+    │   ├── UnknownCoordinationError, ClockStateError
     │   └── IdempotencyKeyReusedError
     └── ConflictError              concurrent writers kept colliding after the retries
 
@@ -221,3 +221,9 @@ class AlreadyEvaluatedError(RuleBrokenError):
 
     def __init__(self, number: str, evaluator: str) -> None:
         super().__init__(f"{evaluator} has already evaluated issue {number} in this round.")
+
+
+class ClockStateError(RuleBrokenError):
+    """Raised when pausing a paused clock or resuming one that runs."""
+
+    code = "clock_state"

@@ -17,6 +17,7 @@ from domain.base import CaselineAggregate
 from domain.calendar import WorkCalendar
 from domain.errors import (
     AlreadyEvaluatedError,
+    ClockStateError,
     DeadlineNotLaterError,
     InvalidInputError,
     IssueClosedError,
@@ -155,6 +156,9 @@ class Issue(CaselineAggregate):
         self.explanation: str | None = None
         self.revisit_at: datetime | None = None
         self.disclosures = 0
+        self.paused_since: datetime | None = None
+        self.pause_reason: str | None = None
+        self.reminded: list[str] = []
 
     # -- guards -------------------------------------------------------------------------
 
@@ -173,8 +177,13 @@ class Issue(CaselineAggregate):
         return self.leader
 
     def is_overdue(self, now: datetime) -> bool:
-        """Whether the item is being worked on and its deadline has passed."""
-        return self.stage in WORKING and self.deadline is not None and self.deadline < now
+        """Whether the item is being worked on, its clock is running and its deadline has passed."""
+        return (
+            self.stage in WORKING
+            and self.paused_since is None
+            and self.deadline is not None
+            and self.deadline < now
+        )
 
     # -- opinions ---------------------------------------------------------------------
 
@@ -348,6 +357,68 @@ class Issue(CaselineAggregate):
     def _referred(self, for_deadline: datetime, leader: str, actor: str) -> None:
         self.escalated_for.append(for_deadline)
         self.on_committee_list = True
+
+    def pause_clock(self, *, reason: str, now: datetime, actor: str) -> None:
+        """Stop the deadline clock while the item waits on someone outside."""
+        self._in(WORKING, "have its clock paused")
+        self._leader()
+        if self.paused_since is not None:
+            raise ClockStateError(f"The clock of issue {self.number} is already paused.")
+        self._clock_paused(reason=text(reason, field="reason"), at=now, actor=actor)
+
+    @event("ClockPaused", topic="caseline:Issue.ClockPaused")
+    def _clock_paused(self, reason: str, at: datetime, actor: str) -> None:
+        self.paused_since = at
+        self.pause_reason = reason
+
+    def resume_clock(self, *, now: datetime, actor: str) -> None:
+        """Start the clock again; the deadline moves by exactly the time it was paused."""
+        self._not_closed("have its clock resumed")
+        if self.paused_since is None:
+            raise ClockStateError(f"The clock of issue {self.number} is not paused.")
+        assert self.deadline is not None
+        paused = max(now - self.paused_since, timedelta(0))
+        self._clock_resumed(
+            paused_seconds=paused.total_seconds(),
+            previous=self.deadline,
+            deadline=self.deadline + paused,
+            actor=actor,
+        )
+
+    @event("ClockResumed", topic="caseline:Issue.ClockResumed")
+    def _clock_resumed(
+        self, paused_seconds: float, previous: datetime, deadline: datetime, actor: str
+    ) -> None:
+        self.paused_since = None
+        self.pause_reason = None
+        self.deadline = deadline
+
+    def remind_if_due(self, now: datetime, lead: timedelta, *, actor: str) -> bool:
+        """Remind the leader once per deadline and lead time when the deadline is `lead` away.
+
+        Returns whether a reminder was recorded; racing schedulers record it once.
+        """
+        if self.stage not in WORKING or self.paused_since is not None or self.deadline is None:
+            return False
+        if not self.deadline - lead <= now < self.deadline:
+            return False
+        key = f"{self.deadline.isoformat()}/{int(lead.total_seconds())}"
+        if key in self.reminded:
+            return False
+        self._reminder_due(
+            key=key,
+            for_deadline=self.deadline,
+            lead_seconds=int(lead.total_seconds()),
+            leader=self._leader(),
+            actor=actor,
+        )
+        return True
+
+    @event("ReminderDue", topic="caseline:Issue.ReminderDue")
+    def _reminder_due(
+        self, key: str, for_deadline: datetime, lead_seconds: int, leader: str, actor: str
+    ) -> None:
+        self.reminded.append(key)
 
     # -- front-line work --------------------------------------------------------------
 
@@ -568,6 +639,8 @@ class Issue(CaselineAggregate):
         meeting_id: UUID | None,
     ) -> None:
         self.stage = Stage.IN_PROGRESS.value
+        self.paused_since = None
+        self.pause_reason = None
         self.rounds += 1 if rate is not None else 0
         self.deadline = deadline
         self.evaluations = {}

@@ -20,7 +20,7 @@ import re
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, ClassVar, TypeVar, cast
 from uuid import UUID, uuid4, uuid5
 
@@ -164,7 +164,7 @@ class Workflow(Application[UUID]):
         contacts: ContactStore,
         levels: ServiceLevels | None = None,
         satisfaction_target: float = 0.95,
-        retries: int = 8,
+        retries: int = 16,
     ) -> None:
         module = env.get("PERSISTENCE_MODULE", "")
         if module not in (
@@ -232,8 +232,9 @@ class Workflow(Application[UUID]):
             try:
                 recordings = self.save(*pending)
             except RecordConflictError:
-                # Someone else wrote first: reload and decide again, after a short jittered pause.
-                time.sleep(random.uniform(0, 0.002 * (attempt + 1)))
+                # Someone else wrote first: reload and decide again after a jittered, growing pause
+                # (capped at 25 ms), which breaks the symmetry of writers that keep colliding.
+                time.sleep(random.uniform(0, min(0.025, 0.0005 * 2**attempt)))
                 continue
             position = max(r.notification.id for r in recordings)
             return Result(
@@ -705,6 +706,31 @@ class Workflow(Application[UUID]):
             return {"escalated": issue.escalate_if_overdue(now, self.levels, actor=who.name)}
 
         return self._on_issue("escalate_if_overdue", ref, None, {}, act)
+
+    def pause_clock(self, actor: Actor, ref: UUID | str, *, reason: str, key: str | None = None) -> Result:
+        """Stop the deadline clock while the item waits on someone outside."""
+
+        def act(issue: Issue, now: datetime) -> None:
+            issue.pause_clock(reason=reason, now=now, actor=actor.name)
+
+        return self._on_issue("pause_clock", ref, key, {"reason": reason}, act)
+
+    def resume_clock(self, actor: Actor, ref: UUID | str, *, key: str | None = None) -> Result:
+        """Restart the clock; the deadline moves by the time it was paused."""
+
+        def act(issue: Issue, now: datetime) -> None:
+            issue.resume_clock(now=now, actor=actor.name)
+
+        return self._on_issue("resume_clock", ref, key, {}, act)
+
+    def remind_if_due(self, ref: UUID | str, *, lead: timedelta, actor: Actor | None = None) -> Result:
+        """Record a reminder to the leader when the deadline is `lead` away (once per deadline and lead)."""
+        who = actor or Actor("scheduler", role=Role.SCHEDULER)
+
+        def act(issue: Issue, now: datetime) -> dict[str, Any]:
+            return {"reminded": issue.remind_if_due(now, lead, actor=who.name)}
+
+        return self._on_issue("remind_if_due", ref, None, {"lead": lead.total_seconds()}, act)
 
     def disclose(
         self,

@@ -139,6 +139,7 @@ ISSUE_EVENTS = (
     "Escalated", "ReferredToStandingCommittee", "ProgressReported", "CoordinationRequested",
     "CoordinationAnswered", "InspectionRecorded", "Disclosed", "ResolutionReported",
     "EvaluationRecorded", "Closed", "ClosedAsFixed", "Reopened", "RegisteredAndExplained", "Revisited",
+    "ClockPaused", "ClockResumed", "ReminderDue",
 )  # fmt: skip
 
 VIEW = View(

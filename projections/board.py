@@ -27,6 +27,7 @@ CREATE TABLE IF NOT EXISTS {board} (
     deadline TEXT,
     committee_deadline TEXT,
     on_committee INTEGER NOT NULL DEFAULT 0,
+    paused INTEGER NOT NULL DEFAULT 0,
     escalations INTEGER NOT NULL DEFAULT 0,
     reopened INTEGER NOT NULL DEFAULT 0,
     opinions INTEGER NOT NULL DEFAULT 0,
@@ -40,7 +41,7 @@ CREATE TABLE IF NOT EXISTS {board} (
 INDEXES = [
     "CREATE INDEX IF NOT EXISTS ix_board_stage_deadline ON {board} (stage, deadline)",
     "CREATE INDEX IF NOT EXISTS ix_board_overdue ON {board} (deadline) "
-    "WHERE stage IN ('assigned', 'in_progress')",
+    "WHERE stage IN ('assigned', 'in_progress') AND paused = 0",
     "CREATE INDEX IF NOT EXISTS ix_board_number ON {board} (number)",
     "CREATE INDEX IF NOT EXISTS ix_board_area ON {board} (area, stage)",
     "CREATE INDEX IF NOT EXISTS ix_board_level ON {board} (level, stage)",
@@ -121,8 +122,16 @@ def reopened(tx: Tx, event: Any, t: Names) -> None:
     )
     _set(
         tx, t, event, stage="in_progress", deadline=iso(event.deadline), on_committee=0,
-        committee_deadline=None,
+        committee_deadline=None, paused=0,
     )  # fmt: skip
+
+
+def clock_paused(tx: Tx, event: Any, t: Names) -> None:
+    _set(tx, t, event, paused=1)
+
+
+def clock_resumed(tx: Tx, event: Any, t: Names) -> None:
+    _set(tx, t, event, paused=0, deadline=iso(event.deadline))
 
 
 def disclosed(tx: Tx, event: Any, t: Names) -> None:
@@ -157,5 +166,8 @@ VIEW = View(
         topic("Issue", "Reopened"): reopened,
         topic("Issue", "RegisteredAndExplained"): stage("registered"),
         topic("Issue", "Revisited"): stage("opened"),
+        topic("Issue", "ClockPaused"): clock_paused,
+        topic("Issue", "ClockResumed"): clock_resumed,
+        topic("Issue", "ReminderDue"): touched,
     },
 )

@@ -14,7 +14,8 @@ from projections.store import ViewDB, iso
 WORKING = ("assigned", "in_progress")
 BOARD_COLUMNS = (
     "issue_id", "number", "title", "area", "level", "horizon", "unit", "stage", "leader", "department",
-    "deadline", "on_committee", "escalations", "reopened", "opinions", "disclosed", "opened_at", "updated_at",
+    "deadline", "on_committee", "paused", "escalations", "reopened", "opinions", "disclosed", "opened_at",
+    "updated_at",
 )  # fmt: skip
 BOARD_SORTS = {
     "deadline": "deadline IS NULL, deadline",
@@ -66,7 +67,7 @@ def _board_where(f: BoardFilter, now: datetime, *, with_stage: bool) -> tuple[st
         clauses.append("stage = ?")
         params.append(f.stage)
     if f.overdue is not None:
-        overdue = "(stage IN ('assigned', 'in_progress') AND deadline < ?)"
+        overdue = "(stage IN ('assigned', 'in_progress') AND paused = 0 AND deadline < ?)"
         clauses.append(overdue if f.overdue else f"NOT {overdue}")
         params.append(iso(now))
     if f.on_committee is not None:
@@ -111,7 +112,9 @@ def board(
     result = _rows(BOARD_COLUMNS, rows)
     now_text = iso(now)
     for row in result:
-        row["overdue"] = bool(row["stage"] in WORKING and row["deadline"] and row["deadline"] < now_text)
+        row["overdue"] = bool(
+            row["stage"] in WORKING and not row["paused"] and row["deadline"] and row["deadline"] < now_text
+        )
     total = counts.get(f.stage, 0) if f.stage else sum(counts.values())
     return Page(result, total, {k: int(v) for k, v in counts.items()}, page, page_size)
 
@@ -123,7 +126,7 @@ def overdue_items(db: ViewDB, *, now: datetime, limit: int = 1000) -> list[dict[
     with db.transaction() as tx:
         rows = tx.fetchall(
             "SELECT issue_id, number, level, deadline FROM board "
-            "WHERE stage IN ('assigned', 'in_progress') AND deadline < ? "
+            "WHERE stage IN ('assigned', 'in_progress') AND paused = 0 AND deadline < ? "
             "AND (committee_deadline IS NULL OR committee_deadline <> deadline) "
             "ORDER BY deadline, number LIMIT ?",
             [iso(now), limit],

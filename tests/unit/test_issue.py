@@ -12,6 +12,7 @@ import pytest
 from domain.clock import event_time
 from domain.errors import (
     AlreadyEvaluatedError,
+    ClockStateError,
     DeadlineInPastError,
     DeadlineNotLaterError,
     InvalidInputError,
@@ -580,6 +581,227 @@ def test_is_overdue_only_while_worked_on_and_strictly_after_the_deadline(
     issue = issue_in(stage)
 
     assert issue.is_overdue(moment) is overdue
+
+
+# -- the deadline clock ----------------------------------------------------------------------
+
+
+def pause(issue: Issue, at: datetime = T1) -> None:
+    with event_time(at):
+        issue.pause_clock(reason=" Waiting for the power company ", now=at, actor=LEADER)
+
+
+def resume(issue: Issue, at: datetime) -> None:
+    with event_time(at):
+        issue.resume_clock(now=at, actor=LEADER)
+
+
+def test_pauses_the_deadline_clock_while_the_item_waits_on_someone_outside() -> None:
+    issue = issue_in("in_progress")
+
+    pause(issue)
+
+    assert (issue.paused_since, issue.pause_reason, issue.deadline) == (
+        T1,
+        "Waiting for the power company",
+        DEADLINE,
+    )
+    event = last_event(issue)
+    assert type(event).__name__ == "ClockPaused"
+    assert (event.reason, event.at, event.actor, event.timestamp) == (
+        "Waiting for the power company",
+        T1,
+        LEADER,
+        T1,
+    )
+
+
+def test_refuses_to_pause_a_clock_that_is_already_paused() -> None:
+    issue = issue_in("assigned")
+    pause(issue)
+
+    with refused(issue, ClockStateError) as caught:
+        pause(issue, T1 + timedelta(days=1))
+
+    assert caught.value.code == "clock_state"
+    assert isinstance(caught.value, RuleBrokenError)
+    assert caught.value.message == f"The clock of issue {NUMBER} is already paused."
+
+
+@pytest.mark.parametrize("stage", ["opened", "registered", "resolved"])
+def test_refuses_to_pause_the_clock_of_an_item_nobody_is_working_on(stage: str) -> None:
+    issue = issue_in(stage)
+
+    with refused(issue, WrongStageError) as caught:
+        pause(issue)
+
+    assert caught.value.message == f"Issue {NUMBER} is {stage}; it cannot have its clock paused now."
+
+
+def test_refuses_to_pause_the_clock_without_a_reason() -> None:
+    issue = issue_in("assigned")
+
+    with refused(issue, InvalidInputError) as caught:
+        issue.pause_clock(reason="  ", now=T1, actor=LEADER)
+
+    assert caught.value.field == "reason"
+
+
+def test_a_paused_item_is_never_overdue_and_never_escalates() -> None:
+    issue = issue_in("in_progress", level="grid")
+    pause(issue)
+    pending = len(issue.pending_events)
+
+    escalated = escalate(issue, DEADLINE + timedelta(days=90))
+
+    assert escalated is False
+    assert issue.is_overdue(DEADLINE + timedelta(days=90)) is False
+    assert len(issue.pending_events) == pending
+
+
+def test_resuming_moves_the_deadline_by_exactly_the_time_the_clock_was_paused() -> None:
+    issue = issue_in("in_progress")
+    pause(issue, T1)
+    resumed_at = T1 + timedelta(days=8, hours=3)
+
+    resume(issue, resumed_at)
+
+    moved = DEADLINE + timedelta(days=8, hours=3)
+    assert (issue.paused_since, issue.pause_reason, issue.deadline) == (None, None, moved)
+    event = last_event(issue)
+    assert type(event).__name__ == "ClockResumed"
+    assert (event.paused_seconds, event.previous, event.deadline, event.timestamp) == (
+        timedelta(days=8, hours=3).total_seconds(),
+        DEADLINE,
+        moved,
+        resumed_at,
+    )
+
+
+def test_a_resumed_item_escalates_only_once_its_moved_deadline_has_passed() -> None:
+    issue = issue_in("in_progress", level="grid")
+    pause(issue, T1)
+    resume(issue, T1 + timedelta(days=10))
+    moved = DEADLINE + timedelta(days=10)
+
+    assert escalate(issue, DEADLINE + SECOND) is False
+    escalated = escalate(issue, moved + SECOND)
+
+    assert escalated is True
+    assert issue.escalated_for == [moved]
+
+
+def test_resuming_before_the_pause_began_never_moves_the_deadline_earlier() -> None:
+    issue = issue_in("in_progress")
+    pause(issue, T1)
+
+    resume(issue, T1 - timedelta(hours=1))
+
+    assert issue.deadline == DEADLINE
+    assert last_event(issue).paused_seconds == 0
+
+
+@pytest.mark.parametrize("stage", ["opened", "registered", "assigned", "resolved"])
+def test_refuses_to_resume_a_clock_that_is_not_paused(stage: str) -> None:
+    issue = issue_in(stage)
+
+    with refused(issue, ClockStateError) as caught:
+        resume(issue, T1)
+
+    assert caught.value.message == f"The clock of issue {NUMBER} is not paused."
+
+
+def test_reopening_after_the_evaluation_starts_the_clock_again() -> None:
+    issue = issue_in("in_progress")
+    pause(issue, T1)
+    resolve(issue, at=T1)
+    evaluate(issue, at=T1, dissatisfied=1)
+
+    conclude(issue, at=T1)
+
+    assert (issue.stage, issue.paused_since, issue.pause_reason) == ("in_progress", None, None)
+    assert issue.is_overdue(issue.deadline + SECOND) is True
+
+
+# -- reminders ------------------------------------------------------------------------------
+
+WEEK = timedelta(days=7)
+
+
+def remind(issue: Issue, at: datetime, lead: timedelta = WEEK) -> bool:
+    with event_time(at):
+        return issue.remind_if_due(at, lead, actor="scheduler")
+
+
+@pytest.mark.parametrize("moment", [DEADLINE - WEEK, DEADLINE - SECOND], ids=["window opens", "last second"])
+def test_reminds_the_leader_once_the_deadline_is_within_the_lead_time(moment: datetime) -> None:
+    issue = issue_in("in_progress")
+
+    reminded = remind(issue, moment)
+
+    assert reminded is True
+    key = f"{DEADLINE.isoformat()}/{int(WEEK.total_seconds())}"
+    assert issue.reminded == [key]
+    event = last_event(issue)
+    assert type(event).__name__ == "ReminderDue"
+    assert (event.key, event.for_deadline, event.lead_seconds, event.leader, event.timestamp) == (
+        key,
+        DEADLINE,
+        604800,
+        LEADER,
+        moment,
+    )
+
+
+@pytest.mark.parametrize(
+    "moment",
+    [DEADLINE - WEEK - SECOND, DEADLINE, DEADLINE + SECOND],
+    ids=["too early", "at deadline", "after"],
+)
+def test_does_not_remind_outside_the_lead_time_before_the_deadline(moment: datetime) -> None:
+    issue = issue_in("in_progress")
+    pending = len(issue.pending_events)
+
+    reminded = remind(issue, moment)
+
+    assert reminded is False
+    assert (len(issue.pending_events), issue.reminded) == (pending, [])
+
+
+def test_reminds_once_per_deadline_and_lead_time_however_often_the_scheduler_asks() -> None:
+    issue = issue_in("in_progress")
+    remind(issue, DEADLINE - WEEK)
+
+    again = [remind(issue, DEADLINE - WEEK), remind(issue, DEADLINE - timedelta(days=1))]
+    other_lead = remind(issue, DEADLINE - timedelta(days=1), lead=timedelta(days=2))
+
+    assert again == [False, False]
+    assert other_lead is True
+    assert len(issue.reminded) == 2
+
+
+def test_a_new_deadline_earns_a_new_reminder() -> None:
+    issue = issue_in("in_progress")
+    remind(issue, DEADLINE - WEEK)
+    extend(issue, LATER, at=DEADLINE - timedelta(days=2))
+
+    reminded = remind(issue, LATER - timedelta(days=1))
+
+    assert reminded is True
+    assert issue.reminded[-1].startswith(LATER.isoformat())
+
+
+@pytest.mark.parametrize("stage", ["opened", "registered", "resolved", "closed", "paused"])
+def test_never_reminds_about_an_item_whose_clock_is_not_running(stage: str) -> None:
+    issue = issue_in("in_progress") if stage == "paused" else issue_in(stage)
+    if stage == "paused":
+        pause(issue)
+    pending = len(issue.pending_events)
+
+    reminded = remind(issue, DEADLINE - timedelta(days=1))
+
+    assert reminded is False
+    assert len(issue.pending_events) == pending
 
 
 # -- front-line work -------------------------------------------------------------------------
@@ -1161,6 +1383,8 @@ CLOSED_COMMANDS: list[tuple[str, Callable[[Issue], object]]] = [
         ),
     ),
     ("revisit", lambda i: i.revisit(actor=OFFICER, meeting_id=None)),
+    ("pause_clock", lambda i: i.pause_clock(reason="Waiting for the power company", now=T1, actor=LEADER)),
+    ("resume_clock", lambda i: i.resume_clock(now=T1, actor=LEADER)),
     ("disclose", lambda i: i.disclose(fields=["outcome"], where="board", note=None, actor=OFFICER)),
 ]
 
@@ -1341,7 +1565,10 @@ def test_the_dark_lane_replays_to_the_same_state_as_the_live_item() -> None:
         issue.disclose(fields=["title", "leader", "deadline"], where="board", note=None, actor=OFFICER)
         issue.request_coordination(department="Power company", request="Move the cable", actor=LEADER)
         issue.answer_coordination(index=0, answer="Moved.", actor="Power company")
-    escalate(issue, DEADLINE + SECOND)
+    pause(issue, T1)
+    resume(issue, T1 + timedelta(days=2))
+    remind(issue, DEADLINE - timedelta(days=1))
+    escalate(issue, DEADLINE + timedelta(days=2, seconds=1))
     with event_time(DEADLINE + timedelta(days=6)):
         issue.hand_over(to="Li", reason="Zhang was transferred", actor=OFFICER, meeting_id=None)
     resolve(issue, at=DEADLINE + timedelta(days=25))
@@ -1355,6 +1582,7 @@ def test_the_dark_lane_replays_to_the_same_state_as_the_live_item() -> None:
 
     assert isinstance(rebuilt, Issue)
     assert (rebuilt.stage, rebuilt.leader, rebuilt.level, rebuilt.rounds) == ("closed", "Li", "town", 2)
+    assert (rebuilt.escalated_for, len(rebuilt.reminded)) == ([DEADLINE + timedelta(days=2)], 1)
     assert state_of(rebuilt) == state_of(issue)
     assert rebuilt.modified_on == DEADLINE + timedelta(days=80)
 

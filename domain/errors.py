@@ -10,7 +10,7 @@
     │   ├── LeaderAlreadyAssignedError, NoLeaderError, SameLeaderError
     │   ├── WrongStageError, IssueClosedError
     │   ├── DeadlineInPastError, DeadlineNotLaterError
-    │   ├── OpinionAlreadyMergedError, OpinionNotLinkedError
+    │   ├── OpinionAlreadyMergedError
     │   ├── NoEvaluationsError, AlreadyEvaluatedError, NotPermittedError
     │   ├── UnknownCoordinationError, ClockStateError
     │   └── IdempotencyKeyReusedError
@@ -167,12 +167,6 @@ class OpinionAlreadyMergedError(RuleBrokenError):
 
     def __init__(self, number: str) -> None:
         super().__init__(f"This opinion is already merged into issue {number}.")
-
-
-class OpinionNotLinkedError(RuleBrokenError):
-    """Raised when an opinion is routed or answered in a way its state forbids."""
-
-    code = "opinion_state"
 
 
 class NoEvaluationsError(RuleBrokenError):

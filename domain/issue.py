@@ -68,6 +68,11 @@ class ServiceLevels:
     working_days: bool = False
     calendar: WorkCalendar = field(default_factory=WorkCalendar)
 
+    def __post_init__(self) -> None:
+        for level in Level:
+            if getattr(self, level.value) < 1:
+                raise InvalidInputError(f"service level {level.value}", "must be at least one day")
+
     def deadline_for(self, level: str, start: datetime) -> datetime:
         """The deadline an item gets when it arrives at `level` at `start`."""
         days: int = getattr(self, Level(level).value)
@@ -125,11 +130,11 @@ class Issue(CaselineAggregate):
         area: str,
         level: str,
         horizon: str,
-        unit: str | None,
         description: str | None,
         opinion_ids: list[UUID],
         actor: str,
         meeting_id: UUID | None,
+        unit: str | None = None,  # absent from items opened before units were recorded
     ) -> None:
         self.number = number
         self.unit = unit
@@ -528,6 +533,8 @@ class Issue(CaselineAggregate):
     def _resolution_reported(self, summary: str, leader: str, actor: str) -> None:
         self.resolution = summary
         self.stage = Stage.RESOLVED.value
+        self.paused_since = None
+        self.pause_reason = None
         self.evaluations = {}
 
     def record_evaluation(
@@ -695,7 +702,7 @@ class Issue(CaselineAggregate):
         self._in((Stage.OPENED,), "be registered and explained")
         self._registered(
             explanation=text(explanation, field="explanation"),
-            revisit_at=future(revisit_at, now),
+            revisit_at=future(revisit_at, now, field="revisit_at"),
             actor=actor,
             meeting_id=meeting_id,
         )

@@ -124,10 +124,12 @@ class Opinion(CaselineAggregate):
             return
         if self.issue_id is not None:
             raise OpinionAlreadyMergedError(self.issue_number or str(self.issue_id))
-        self._merged(issue_id=issue_id, issue_number=issue_number, actor=actor, meeting_id=meeting_id)
+        self._merged(issue_id=issue_id, actor=actor, meeting_id=meeting_id, issue_number=issue_number)
 
     @event("Merged", topic="caseline:Opinion.Merged")
-    def _merged(self, issue_id: UUID, issue_number: str, actor: str, meeting_id: UUID | None) -> None:
+    def _merged(
+        self, issue_id: UUID, actor: str, meeting_id: UUID | None, issue_number: str | None = None
+    ) -> None:
         self.issue_id = issue_id
         self.issue_number = issue_number
 

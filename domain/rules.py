@@ -185,10 +185,10 @@ def choice(value: str, enum: type[E], *, field: str) -> E:
         raise InvalidInputError(field, f"must be one of {allowed}") from None
 
 
-def future(deadline: datetime, now: datetime) -> datetime:
-    """Refuse a deadline that is not after `now`."""
+def future(deadline: datetime, now: datetime, *, field: str = "deadline") -> datetime:
+    """Refuse a deadline (or another future moment) that is not after `now`."""
     if deadline.tzinfo is None:
-        raise InvalidInputError("deadline", "must carry a time zone")
+        raise InvalidInputError(field, "must carry a time zone")
     if deadline <= now:
         raise DeadlineInPastError(deadline)
     return deadline

@@ -116,6 +116,10 @@ def stage(value: str) -> Any:
     return handler
 
 
+def resolved(tx: Tx, event: Any, t: Names) -> None:
+    _set(tx, t, event, stage="resolved", paused=0)
+
+
 def reopened(tx: Tx, event: Any, t: Names) -> None:
     tx.execute(
         f"UPDATE {t['board']} SET reopened = reopened + 1 WHERE issue_id = ?", [str(event.originator_id)]
@@ -159,7 +163,7 @@ VIEW = View(
         topic("Issue", "CoordinationAnswered"): touched,
         topic("Issue", "InspectionRecorded"): touched,
         topic("Issue", "Disclosed"): disclosed,
-        topic("Issue", "ResolutionReported"): stage("resolved"),
+        topic("Issue", "ResolutionReported"): resolved,
         topic("Issue", "EvaluationRecorded"): touched,
         topic("Issue", "Closed"): stage("closed"),
         topic("Issue", "ClosedAsFixed"): stage("closed"),

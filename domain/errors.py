@@ -12,7 +12,7 @@
     │   ├── DeadlineInPastError, DeadlineNotLaterError
     │   ├── OpinionAlreadyMergedError
     │   ├── NoEvaluationsError, AlreadyEvaluatedError, NotPermittedError
-    │   ├── UnknownCoordinationError, ClockStateError
+    │   ├── UnknownCoordinationError, ClockStateError, AccountStateError
     │   └── IdempotencyKeyReusedError
     └── ConflictError              concurrent writers kept colliding after the retries
 
@@ -221,3 +221,9 @@ class ClockStateError(RuleBrokenError):
     """Raised when pausing a paused clock or resuming one that runs."""
 
     code = "clock_state"
+
+
+class AccountStateError(RuleBrokenError):
+    """Raised when granting to a revoked account, revoking twice, or revoking an unknown key."""
+
+    code = "account_state"

@@ -28,6 +28,7 @@ from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.domain import event
 from eventsourcing.persistence import RecordConflictError
 
+from domain.access import Account
 from domain.base import CaselineAggregate
 from domain.clock import Clock, event_time
 from domain.contacts import Contact, ContactStore
@@ -878,6 +879,60 @@ class Workflow(Application[UUID]):
             issue.revisit(actor=actor.name, meeting_id=self._meeting_id(meeting_id))
 
         return self._on_issue("revisit", ref, key, {"meeting": meeting_id}, act)
+
+    # -- accounts -----------------------------------------------------------------------
+
+    @staticmethod
+    def account_id(name: str) -> UUID:
+        """Accounts are keyed by their sign-in name."""
+        return uuid5(NAMESPACE, f"account/{name.strip()}")
+
+    def get_account(self, name: str) -> Account:
+        """The account with this sign-in name."""
+        return self._load(self.account_id(name), Account, NotFoundError(f"There is no account {name[:40]}."))
+
+    def open_account(self, actor: Actor, *, name: str, role: str, department: str | None = None) -> Result:
+        """Open an account, or change the role of an existing one (both recorded)."""
+
+        def body(now: datetime) -> Outcome:
+            try:
+                account = self.get_account(name)
+            except NotFoundError:
+                account = Account.open(
+                    id=self.account_id(name),
+                    name=name,
+                    role=role,
+                    department=department,
+                    granted_by=actor.name,
+                )
+            else:
+                account.grant(role=role, department=department, granted_by=actor.name)
+            return Outcome(account, [account])
+
+        return self._execute("open_account", None, {"name": name, "role": role}, body)
+
+    def revoke_account(self, actor: Actor, name: str, *, reason: str) -> Result:
+        """Revoke an account: it can no longer sign in, nor use its keys."""
+
+        def body(now: datetime) -> Outcome:
+            account = self.get_account(name)
+            account.revoke(revoked_by=actor.name, reason=reason)
+            return Outcome(account, [account])
+
+        return self._execute("revoke_account", None, {"name": name}, body)
+
+    def record_api_key(self, actor: Actor, name: str, *, key_id: str, revoke: bool = False) -> Result:
+        """Record that an API key was issued to (or revoked from) an account."""
+
+        def body(now: datetime) -> Outcome:
+            account = self.get_account(name)
+            if revoke:
+                account.revoke_key(key_id=key_id, revoked_by=actor.name)
+            else:
+                account.issue_key(key_id=key_id, issued_by=actor.name)
+            return Outcome(account, [account])
+
+        return self._execute("record_api_key", None, {"name": name, "key": key_id, "revoke": revoke}, body)
 
     # -- meetings -----------------------------------------------------------------------
 

@@ -105,7 +105,7 @@ class Projector:
 
     def position(self) -> int:
         """How far the views have got in the log."""
-        with self.db.transaction() as tx:
+        with self.db.read() as tx:
             row = tx.fetchone(f"SELECT position FROM {TRACKING} WHERE name = 'views'")
         return int(row[0]) if row else 0
 

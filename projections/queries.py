@@ -100,7 +100,7 @@ def board(
     order = ", ".join(f"{part}{direction}" for part in BOARD_SORTS[sort].split(", "))
     clause, params = _board_where(f, now, with_stage=True)
     count_clause, count_params = _board_where(f, now, with_stage=False)
-    with db.transaction() as tx:
+    with db.read() as tx:
         rows = tx.fetchall(
             f"SELECT {', '.join(BOARD_COLUMNS)} FROM board{clause} ORDER BY {order}, number{direction} "
             "LIMIT ? OFFSET ?",
@@ -123,7 +123,7 @@ def overdue_items(db: ViewDB, *, now: datetime, limit: int = 1000) -> list[dict[
     """The overdue index for the scheduler: items being worked on whose deadline has passed,
     oldest deadline first, skipping items already with the standing committee for that deadline.
     Uses a partial index on the deadline, so the cost follows the overdue items, not the board."""
-    with db.transaction() as tx:
+    with db.read() as tx:
         rows = tx.fetchall(
             "SELECT issue_id, number, level, deadline FROM board "
             "WHERE stage IN ('assigned', 'in_progress') AND paused = 0 AND deadline < ? "
@@ -136,7 +136,7 @@ def overdue_items(db: ViewDB, *, now: datetime, limit: int = 1000) -> list[dict[
 
 def audit_trail(db: ViewDB, issue_id: str) -> dict[str, list[dict[str, Any]]]:
     """Every event of one issue with actor, time, meeting and leader; the leader chain; missed deadlines."""
-    with db.transaction() as tx:
+    with db.read() as tx:
         events = tx.fetchall(
             "SELECT version, at, event, actor, meeting_id, leader, detail FROM audit_events "
             "WHERE issue_id = ? ORDER BY version",
@@ -169,7 +169,7 @@ def ledger(db: ViewDB, *, by: str = "leader") -> list[dict[str, Any]]:
     items closed, closed without a missed deadline, reopened, and mean satisfaction."""
     if by not in ("leader", "department"):
         raise ValueError("by must be leader or department")
-    with db.transaction() as tx:
+    with db.read() as tx:
         rows = tx.fetchall(
             f"""
             WITH led AS (
@@ -217,7 +217,7 @@ def unanswered(
 ) -> list[dict[str, Any]]:
     """The feedback tracker: opinions whose reporter has not heard back, oldest first, with age in days."""
     clause, params = ("AND recorder = ?", [recorder]) if recorder else ("", [])
-    with db.transaction() as tx:
+    with db.read() as tx:
         rows = tx.fetchall(
             "SELECT opinion_id, recorded_at, recorder, unit, kind, area, route, issue_id FROM opinions "
             f"WHERE answers = 0 {clause} ORDER BY recorded_at, opinion_id LIMIT ?",
@@ -236,7 +236,7 @@ def public_register(db: ViewDB, *, now: datetime, page: int = 1, page_size: int 
     """Disclosed items as published, newest disclosure first, overdue flagged from the published deadline."""
     page = max(1, page)
     page_size = min(max(1, page_size), MAX_PAGE_SIZE)
-    with db.transaction() as tx:
+    with db.read() as tx:
         rows = tx.fetchall(
             "SELECT issue_id, number, published, published_where, deadline, first_disclosed_at, "
             "last_disclosed_at FROM register ORDER BY last_disclosed_at DESC, number LIMIT ? OFFSET ?",
@@ -262,7 +262,7 @@ def satisfaction(db: ViewDB, *, by: str = "area", target: float = 0.95) -> list[
     as the share of satisfied + basically satisfied verdicts, beside the target."""
     if by not in ("area", "unit", "leader", "level", "period"):
         raise ValueError("by must be area, unit, leader, level or period")
-    with db.transaction() as tx:
+    with db.read() as tx:
         rows = tx.fetchall(
             f"SELECT {by}, COUNT(*), SUM(satisfied), SUM(basically), SUM(dissatisfied), "
             "SUM(CASE WHEN outcome = 'closed' THEN 1 ELSE 0 END) "

@@ -94,6 +94,10 @@ class ViewDB:
     def transaction(self) -> Any:
         raise NotImplementedError
 
+    def read(self) -> Any:
+        """A read-only snapshot for queries; never blocks the projector's writes."""
+        raise NotImplementedError
+
     def try_lease(self) -> bool:
         """Take the projector lease without waiting; True if this process now holds it."""
         raise NotImplementedError
@@ -117,6 +121,27 @@ class SqliteViewDB(ViewDB):
         self._conn.execute("PRAGMA synchronous=NORMAL")
         self._lock = threading.RLock()
         self._lease_fd: int | None = None
+        self._readers = threading.local()
+        self._reader_connections: list[sqlite3.Connection] = []
+
+    def _reader(self) -> sqlite3.Connection:
+        conn: sqlite3.Connection | None = getattr(self._readers, "conn", None)
+        if conn is None:
+            conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
+            conn.execute("PRAGMA query_only = ON")
+            self._readers.conn = conn
+            with self._lock:
+                self._reader_connections.append(conn)
+        return conn
+
+    @contextmanager
+    def read(self) -> Iterator[Tx]:
+        conn = self._reader()
+        conn.execute("BEGIN")
+        try:
+            yield _SqliteTx(conn)
+        finally:
+            conn.execute("COMMIT")
 
     @contextmanager
     def transaction(self) -> Iterator[Tx]:
@@ -149,6 +174,10 @@ class SqliteViewDB(ViewDB):
 
     def close(self) -> None:
         self.release_lease()
+        with self._lock:
+            for conn in self._reader_connections:
+                conn.close()
+            self._reader_connections.clear()
         self._conn.close()
 
 
@@ -169,11 +198,27 @@ class PostgresViewDB(ViewDB):
             self._conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
             self._conn.execute(f'SET search_path TO "{schema}"')
         self._lock = threading.RLock()
+        self._readers = threading.local()
+        self._reader_connections: list[psycopg.Connection[Any]] = []
 
     @contextmanager
     def transaction(self) -> Iterator[Tx]:
         with self._lock, self._conn.transaction():
             yield _PostgresTx(self._conn)
+
+    @contextmanager
+    def read(self) -> Iterator[Tx]:
+        conn: psycopg.Connection[Any] | None = getattr(self._readers, "conn", None)
+        if conn is None:
+            conn = psycopg.connect(self._conninfo, autocommit=True)
+            if self._schema:
+                conn.execute(f'SET search_path TO "{self._schema}"')
+            self._readers.conn = conn
+            with self._lock:
+                self._reader_connections.append(conn)
+        with conn.transaction():
+            conn.execute("SET TRANSACTION READ ONLY")
+            yield _PostgresTx(conn)
 
     def try_lease(self) -> bool:
         if self._lease_conn is not None:
@@ -194,4 +239,8 @@ class PostgresViewDB(ViewDB):
 
     def close(self) -> None:
         self.release_lease()
+        with self._lock:
+            for conn in self._reader_connections:
+                conn.close()
+            self._reader_connections.clear()
         self._conn.close()

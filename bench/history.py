@@ -12,7 +12,8 @@ Each of the four combinations (snapshots or not, fast_projector or not) is timed
 time, the four interleaved and their order rotated, so load on the machine hits them alike; the
 figures are medians. Every variant is checked to rebuild the same state before anything is timed.
 
-Run: `.venv/bin/python bench/history.py` (about 20 s) or `--quick` for a smoke run.
+Run: `.venv/bin/python bench/history.py` (about 20 s on an idle machine; timed loads stop after
+`--budget` seconds, 30 by default) or `--quick` for a smoke run.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from domain.rules import Actor, Role
 from domain.workflow import Workflow, fast_projector
 
 TARGET = 5.0
+MIN_ROUNDS = 50
 START = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 OFFICER = Actor("Wang Fang", role=Role.OFFICER)
 
@@ -65,20 +67,30 @@ def issue_with_history(wf: Workflow, clock: FakeClock, events: int) -> UUID:
     return issue_id
 
 
-def time_loads(variants: dict[str, Callable[[], Any]], rounds: int) -> dict[str, float]:
-    """Median milliseconds per load of each variant, one load each per round, order rotating."""
+def time_loads(
+    variants: dict[str, Callable[[], Any]], rounds: int, budget: float
+) -> tuple[dict[str, float], int]:
+    """Median milliseconds per load of each variant, one load each per round, order rotating.
+
+    Stops early (after at least MIN_ROUNDS) once `budget` seconds have passed; returns the medians
+    and the number of rounds run.
+    """
     samples: dict[str, list[float]] = {name: [] for name in variants}
     items = list(variants.items())
     for _ in range(20):  # warm-up: topics resolved, statements cached, pages in memory
         for _, load in items:
             load()
+    deadline = time.monotonic() + budget
     for n in range(rounds):
+        if n >= MIN_ROUNDS and time.monotonic() > deadline:
+            break
         turn = n % len(items)
         for name, load in items[turn:] + items[:turn]:
             started = time.perf_counter()
             load()
             samples[name].append(time.perf_counter() - started)
-    return {name: statistics.median(values) * 1000 for name, values in samples.items()}
+    medians = {name: statistics.median(values) * 1000 for name, values in samples.items()}
+    return medians, min(len(values) for values in samples.values())
 
 
 def same_state(variants: dict[str, Callable[[], Any]]) -> None:
@@ -95,6 +107,9 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="a tiny smoke run (a second or two)")
     parser.add_argument("--events", type=int, default=200, help="events in the issue's history")
     parser.add_argument("--rounds", type=int, default=600, help="timed loads of each variant")
+    parser.add_argument(
+        "--budget", type=float, default=30.0, help="seconds of timed loads, at most (after 50 rounds)"
+    )
     args = parser.parse_args()
     events, rounds = args.events, args.rounds
     if args.quick:
@@ -129,10 +144,10 @@ def main() -> None:
                     "fast": partial(plain.repository.get, issue_id, projector_func=fast_projector),
                 }
                 same_state(variants)
-                ms = time_loads(variants, rounds)
+                ms, done = time_loads(variants, rounds, args.budget / len(cases))
                 print(
                     f"{count} events (snapshot every {interval}: a load reads the latest snapshot "
-                    f"and {replayed} events); median of {rounds} loads each"
+                    f"and {replayed} events); median of {done} loads each"
                 )
                 print(
                     f"get_issue: {ms['get_issue']:.3f} ms; library default repository.get: "

@@ -20,6 +20,15 @@ class Settings(BaseSettings):
     )
     database_schema: str | None = Field(None, description="PostgreSQL schema for Caseline's tables.")
     satisfaction_target: float = Field(0.95, gt=0, le=1, description="Share needed to close.")
+    jwt_secret: str | None = Field(
+        None, description="HS256 signing key (32+ chars); generated into the data folder if unset."
+    )
+    token_minutes: int = Field(15, ge=1, le=24 * 60, description="Lifetime of an access token.")
+    login_per_minute: int = Field(10, ge=1, le=10_000, description="Login attempts per client per minute.")
+    public_submissions_per_minute: int = Field(
+        20, ge=1, le=10_000, description="Public submissions per client per minute."
+    )
+    run_projector: bool = Field(True, description="`caseline serve` runs the projector in a thread.")
     command_retries: int = Field(16, ge=1, le=100, description="Retries on a version conflict.")
 
     @field_validator("database_url")

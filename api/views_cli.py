@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import io
 import signal
 import sys
 import threading
@@ -135,15 +136,22 @@ def register(app: typer.Typer) -> None:
             return
         if output is None:
             raise typer.BadParameter("xlsx needs --output FILE")
-        book = Workbook()
-        sheet = book.active
-        assert sheet is not None
-        sheet.title = view[:31]
-        sheet.append(header)
-        for row in rows:
-            sheet.append([_cell(row.get(key)) for key in header])
-        book.save(output)
+        output.write_bytes(write_xlsx(view, header, rows))
         typer.echo(f"wrote {len(rows)} rows to {output}")
+
+
+def write_xlsx(view: str, header: list[str], rows: list[dict[str, Any]]) -> bytes:
+    """One sheet named after the view: a header row, then the rows in the given order."""
+    book = Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet.title = view[:31]
+    sheet.append(header)
+    for row in rows:
+        sheet.append([_cell(row.get(key)) for key in header])
+    buffer = io.BytesIO()
+    book.save(buffer)
+    return buffer.getvalue()
 
 
 def _cell(value: Any) -> Any:

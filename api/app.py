@@ -1,0 +1,87 @@
+"""The FastAPI application: `create_app` wires the services; the lifespan runs the projector."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import swagger_ui_bundle
+from fastapi import FastAPI
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.staticfiles import StaticFiles
+
+from api import errors
+from api.accounts import CredentialStore
+from api.deps import Services
+from api.routes import auth, issues, meetings, opinions, views
+from api.security import load_secret
+from api.settings import Settings
+from api.storage import build_projector, build_workflow
+
+
+def build_services(settings: Settings) -> Services:
+    """The real adapters, configured from settings (the composition root for HTTP)."""
+    workflow = build_workflow(settings)
+    return Services(
+        settings=settings,
+        workflow=workflow,
+        projector=build_projector(settings),
+        credentials=CredentialStore(settings),
+        secret=load_secret(settings.jwt_secret, settings.data_dir),
+    )
+
+
+def create_app(settings: Settings | None = None, *, services: Services | None = None) -> FastAPI:
+    """The HTTP app over the configured store; pass `services` to share them (tests)."""
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        svc = services or build_services(settings)
+        app.state.services = svc
+        stop = threading.Event()
+        thread: threading.Thread | None = None
+        if settings.run_projector:
+            thread = threading.Thread(target=svc.projector.run_forever, args=(stop,), daemon=True)
+            thread.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            if thread is not None:
+                thread.join(timeout=10)
+            if services is None:
+                svc.workflow.close()
+                svc.credentials.close()
+                svc.projector.db.close()
+
+    app = FastAPI(
+        title="Caseline",
+        summary="One problem, one leader, accountable to the end.",
+        version="0.1.0",
+        lifespan=lifespan,
+        docs_url=None,
+    )
+    errors.install(app)
+    app.mount("/static/swagger", StaticFiles(directory=swagger_ui_bundle.swagger_ui_path), name="swagger")
+    for module in (auth, opinions, issues, meetings, views):
+        app.include_router(module.router)
+
+    @app.get("/docs", include_in_schema=False)
+    def docs() -> Any:
+        # Swagger UI from the swagger-ui-bundle package, so /docs works with no internet.
+        return get_swagger_ui_html(
+            openapi_url="/openapi.json",
+            title="Caseline API",
+            swagger_js_url="/static/swagger/swagger-ui-bundle.js",
+            swagger_css_url="/static/swagger/swagger-ui.css",
+        )
+
+    @app.get("/api/health", tags=["health"], summary="Liveness and projection lag")
+    def health() -> dict[str, Any]:
+        svc: Services = app.state.services
+        return {"status": "ok", "projection_lag": svc.projector.lag()}
+
+    return app

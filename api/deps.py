@@ -1,0 +1,166 @@
+"""Dependencies shared by the routers: the services, who is asking, and what they may reach."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Annotated
+
+from fastapi import Depends, Header, HTTPException, Query, Request
+from fastapi.security import OAuth2PasswordBearer
+
+from api.accounts import CredentialStore
+from api.security import ANONYMOUS, Principal, read_token
+from api.settings import Settings
+from domain.errors import IssueNotFoundError, NotFoundError
+from domain.issue import Issue
+from domain.rules import Role
+from domain.workflow import Result, Workflow
+from projections.projector import Projector
+
+
+class RateLimiter:
+    """A fixed one-minute window per client and purpose, in this process.
+
+    Hand-written rather than a library: two counters are all it takes, and with several
+    workers each enforces its own share (documented in docs/api.md)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._hits: dict[tuple[str, str, int], int] = defaultdict(int)
+
+    def allow(self, purpose: str, client: str, per_minute: int) -> bool:
+        window = int(time.time() // 60)
+        with self._lock:
+            if len(self._hits) > 10_000:
+                for key in [k for k in self._hits if k[2] < window]:
+                    del self._hits[key]
+            self._hits[(purpose, client, window)] += 1
+            return self._hits[(purpose, client, window)] <= per_minute
+
+
+@dataclass
+class Services:
+    """What the routers need, built once by the app's lifespan."""
+
+    settings: Settings
+    workflow: Workflow
+    projector: Projector
+    credentials: CredentialStore
+    secret: str
+    limiter: RateLimiter = field(default_factory=RateLimiter)
+
+
+def services(request: Request) -> Services:
+    found: Services = request.app.state.services
+    return found
+
+
+ServicesDep = Annotated[Services, Depends(services)]
+bearer = OAuth2PasswordBearer(tokenUrl="/api/auth/token", auto_error=False)
+
+
+def unauthorised(message: str) -> HTTPException:
+    return HTTPException(
+        401, detail={"code": "not_signed_in", "message": message}, headers={"WWW-Authenticate": "Bearer"}
+    )
+
+
+def principal(
+    svc: ServicesDep,
+    token: Annotated[str | None, Depends(bearer)],
+    api_key: Annotated[str | None, Header(alias="X-API-Key", max_length=200)] = None,
+) -> Principal:
+    """Who is asking: a bearer token, an API key, or nobody (the public)."""
+    if token is None and api_key is None:
+        return ANONYMOUS
+    name = (
+        read_token(token, secret=svc.secret)
+        if token is not None
+        else svc.credentials.account_for_key(api_key or "")
+    )
+    if name is None:
+        raise unauthorised("Sign in again: the token or key is invalid or expired.")
+    try:
+        account = svc.workflow.get_account(name)
+    except NotFoundError:
+        raise unauthorised("Sign in again: this account no longer exists.") from None
+    if not account.active:
+        raise unauthorised("This account has been revoked.")
+    return Principal(account.name, Role(account.role), account.department)
+
+
+PrincipalDep = Annotated[Principal, Depends(principal)]
+
+
+def require(*roles: Role) -> object:
+    """A dependency that lets only the given roles through (401 anonymous, 403 other roles)."""
+
+    def check(who: PrincipalDep) -> Principal:
+        if who.role == Role.PUBLIC:
+            raise unauthorised("Sign in first.")
+        if who.role not in roles:
+            raise HTTPException(
+                403, detail={"code": "not_permitted", "message": "Your role may not do this."}
+            )
+        return who
+
+    return Depends(check)
+
+
+STAFF = (Role.OFFICER, Role.SUPERVISOR, Role.ADMIN)
+SUPERVISORS = (Role.SUPERVISOR, Role.ADMIN)
+RECORDERS = (Role.RECORDER, Role.OFFICER, Role.SUPERVISOR, Role.ADMIN)
+
+Staff = Annotated[Principal, require(*STAFF)]
+Supervisor = Annotated[Principal, require(*SUPERVISORS)]
+Recorder = Annotated[Principal, require(*RECORDERS)]
+Admin = Annotated[Principal, require(Role.ADMIN)]
+
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key", min_length=1, max_length=200, description="Repeat-safe key for this POST."
+    ),
+]
+WaitFor = Annotated[
+    int | None,
+    Query(ge=0, le=2**62, description="Wait (up to 5 s) until the views include this log position."),
+]
+IssueRef = Annotated[str, "an issue number such as 2026-0041, or its id"]
+
+
+def within_reach(who: Principal, issue: Issue) -> bool:
+    """Officers reach the items they lead or their department holds; supervisors reach all."""
+    if who.role in SUPERVISORS:
+        return True
+    if who.role == Role.OFFICER:
+        return issue.leader == who.name or (who.department is not None and issue.department == who.department)
+    return False
+
+
+def reachable_issue(svc: Services, who: Principal, ref: str) -> Issue:
+    """The issue if the caller may see it; otherwise the same 404 as a missing one."""
+    issue = svc.workflow.get_issue(ref)
+    if not within_reach(who, issue):
+        raise IssueNotFoundError(ref[:40])
+    return issue
+
+
+def wait_for(svc: Services, position: int | None) -> None:
+    """Read-your-writes: let the views catch up to `position` (bounded wait)."""
+    if position:
+        svc.projector.wait_for(position, timeout=5.0)
+
+
+def answer(result: Result) -> dict[str, object]:
+    return {
+        "id": result.id,
+        "version": result.version,
+        "number": result.number,
+        "position": result.position,
+        "changed": result.changed,
+        "detail": result.detail,
+    }

@@ -1,0 +1,128 @@
+"""Queries over the views: board, overdue index, ledger, satisfaction, feedback, register, exports."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Query
+from fastapi.responses import Response
+
+from api.deps import ServicesDep, Staff, Supervisor, WaitFor, wait_for
+from api.errors import ERROR_RESPONSES
+from api.schemas import Paged
+from api.views_cli import export_rows, write_xlsx
+from domain.rules import Area, Level, Role, Stage
+from projections import queries
+
+router = APIRouter(prefix="/api", tags=["views"], responses=ERROR_RESPONSES)
+ExportView = Literal["board", "ledger", "ledger-departments", "register", "satisfaction", "feedback"]
+Filter = Annotated[str | None, Query(min_length=1, max_length=120)]
+
+
+def _now() -> datetime:
+    return datetime.now(tz=UTC)
+
+
+@router.get("/board", response_model=Paged, summary="The case board")
+def board(
+    svc: ServicesDep,
+    who: Staff,
+    stage: Stage | None = None,
+    area: Area | None = None,
+    level: Level | None = None,
+    leader: Filter = None,
+    department: Filter = None,
+    overdue: bool | None = None,
+    on_committee: bool | None = None,
+    text: Filter = None,
+    sort: Literal["deadline", "number", "updated", "opened"] = "deadline",
+    descending: bool = False,
+    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
+    page_size: Annotated[int, Query(ge=1, le=queries.MAX_PAGE_SIZE)] = 50,
+    wait: WaitFor = None,
+) -> dict[str, Any]:
+    """Filter, sort and page the board; counts per stage; overdue flagged. Officers see their department's."""
+    wait_for(svc, wait)
+    if who.role == Role.OFFICER and department is None and leader is None:
+        department = who.department or who.name
+    where = queries.BoardFilter(
+        stage=stage, area=area, level=level, leader=leader, department=department, overdue=overdue,
+        on_committee=on_committee, text=text,
+    )  # fmt: skip
+    result = queries.board(
+        svc.projector.db,
+        now=_now(),
+        where=where,
+        sort=sort,
+        descending=descending,
+        page=page,
+        page_size=page_size,
+    )
+    return vars(result)
+
+
+@router.get("/overdue", summary="The overdue index")
+def overdue(
+    svc: ServicesDep, who: Supervisor, limit: Annotated[int, Query(ge=1, le=5000)] = 500
+) -> list[dict[str, Any]]:
+    return queries.overdue_items(svc.projector.db, now=_now(), limit=limit)
+
+
+@router.get("/ledger", summary="The accountability ledger")
+def ledger(
+    svc: ServicesDep, who: Supervisor, by: Literal["leader", "department"] = "leader"
+) -> list[dict[str, Any]]:
+    return queries.ledger(svc.projector.db, by=by)
+
+
+@router.get("/satisfaction", summary="Satisfaction against the target")
+def satisfaction(
+    svc: ServicesDep, who: Staff, by: Literal["area", "unit", "leader", "level", "period"] = "area"
+) -> list[dict[str, Any]]:
+    return queries.satisfaction(svc.projector.db, by=by, target=svc.settings.satisfaction_target)
+
+
+@router.get("/feedback", summary="Opinions not yet answered")
+def feedback(
+    svc: ServicesDep, who: Staff, recorder: Filter = None, limit: Annotated[int, Query(ge=1, le=5000)] = 500
+) -> list[dict[str, Any]]:
+    return queries.unanswered(svc.projector.db, now=_now(), recorder=recorder, limit=limit)
+
+
+@router.get("/register", response_model=Paged, summary="The public register")
+def register(
+    svc: ServicesDep,
+    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
+    page_size: Annotated[int, Query(ge=1, le=queries.MAX_PAGE_SIZE)] = 50,
+) -> dict[str, Any]:
+    """Disclosed items exactly as published; nothing private. Open to everyone."""
+    return vars(queries.public_register(svc.projector.db, now=_now(), page=page, page_size=page_size))
+
+
+@router.get(
+    "/exports/{view}.{fmt}",
+    summary="Download a view as CSV or Excel",
+    response_class=Response,
+    responses={200: {"content": {"text/csv": {}, "application/vnd.ms-excel": {}}}},
+)
+def export(view: ExportView, fmt: Literal["csv", "xlsx"], svc: ServicesDep, who: Supervisor) -> Response:
+    rows = export_rows(svc.projector, view, _now())
+    header = list(dict.fromkeys(key for row in rows for key in row))
+    if fmt == "csv":
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, fieldnames=header, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+        return Response(
+            buffer.getvalue(), media_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": f'attachment; filename="{view}.csv"'},
+        )  # fmt: skip
+    data = write_xlsx(view, header, rows)
+    return Response(
+        data,
+        media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        headers={"Content-Disposition": f'attachment; filename="{view}.xlsx"'},
+    )

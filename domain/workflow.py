@@ -249,18 +249,18 @@ class Workflow(Application[UUID]):
         raise ConflictError(f"{command.replace('_', ' ').capitalize()}")
 
     def _receipt_for(self, command: str, key: str | None, args: Mapping[str, Any]) -> tuple[UUID | None, str]:
+        if key is None:
+            return None, ""
         digest = hashlib.sha256(
             json.dumps({"command": command, **args}, sort_keys=True, default=str).encode()
         ).hexdigest()
-        if key is None:
-            return None, digest
         key = text(key, field="idempotency key", limit=MAX_KEY)
         return uuid5(NAMESPACE, f"receipt/{command}/{key}"), digest
 
     def _prior_answer(self, receipt_id: UUID, fingerprint: str) -> Result | None:
-        try:
-            receipt = self.repository.get(receipt_id, projector_func=fast_projector)
-        except AggregateNotFoundError:
+        # Receipts are never snapshotted: read their one event without asking the snapshot table.
+        receipt = fast_projector(None, self.events.get(receipt_id))
+        if receipt is None:
             return None
         assert isinstance(receipt, Receipt)
         if receipt.fingerprint != fingerprint:

@@ -127,7 +127,8 @@ def originators(workflow: Workflow, topics: tuple[str, ...]) -> dict[str, list[U
     while True:
         page = workflow.recorder.select_notifications(start, PAGE, topics=topics)
         for notification in page:
-            found[notification.topic].append(notification.originator_id)
+            originator = notification.originator_id
+            found[notification.topic].append(originator if isinstance(originator, UUID) else UUID(originator))
         if len(page) < PAGE:
             return found
         start = page[-1].id + 1

@@ -44,10 +44,19 @@ def demo(
     if_empty: Annotated[
         bool, typer.Option("--if-empty", help="Do nothing (and say so) when the store already holds events.")
     ] = False,
+    today: Annotated[
+        datetime | None,
+        typer.Option(
+            help="End the history just before this moment instead of now (ISO 8601, UTC if no zone)."
+        ),
+    ] = None,
 ) -> None:
     """Fill an empty store with the demo town: six months of Yanghang's issues, ending today."""
     settings = Settings()
-    today = datetime.now(tz=UTC)
+    if today is None:
+        today = datetime.now(tz=UTC)
+    elif today.tzinfo is None:
+        today = today.replace(tzinfo=UTC)
     clock = FakeClock(demo_start(today))
     workflow = build_workflow(settings, clock=clock)
     try:

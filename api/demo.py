@@ -853,9 +853,9 @@ class _Town:
         self.meeting_reps: dict[str, list[str]] = {}
         self.items: list[_Item] = []
         self.loose_voices: list[_Voice] = []
-        taken: set[str] = {name for name, _ in LEADERS} | {WANG, ZHAO, CLERK, *HOTLINE}
-        self.representatives = self._names(REPRESENTATIVES, taken)
-        self.members = self._names(MEMBERS - 2, taken)
+        self._taken: set[str] = {name for name, _ in LEADERS} | {WANG, ZHAO, CLERK, *HOTLINE}
+        self.representatives = self._names(REPRESENTATIVES)
+        self.members = self._names(MEMBERS - 2)
         # 8 villages x 6 grids, 13-14 members a grid (Zunyi: 10-20); Wang and Zhao in grid 4 of Yangbei.
         self.grid_members: dict[str, list[str]] = {}
         for index, member in enumerate(self.members):
@@ -906,12 +906,13 @@ class _Town:
 
     # -- people and places ----------------------------------------------------------------------
 
-    def _names(self, count: int, taken: set[str]) -> list[str]:
+    def _names(self, count: int) -> list[str]:
+        """`count` made-up names, none used before (so no reporter shares a cadre's name)."""
         names: list[str] = []
         while len(names) < count:
             name = self.rng.choice(SURNAMES) + "".join(self.rng.sample(GIVEN, self.rng.choice((1, 2, 2))))
-            if name not in taken:
-                taken.add(name)
+            if name not in self._taken:
+                self._taken.add(name)
                 names.append(name)
         return names
 
@@ -921,7 +922,7 @@ class _Town:
 
     def resident(self, unit: str) -> Contact:
         """A made-up reporter (personal data: it goes to the contact store, never into the log)."""
-        name = self.rng.choice(SURNAMES) + "".join(self.rng.sample(GIVEN, self.rng.choice((1, 2))))
+        (name,) = self._names(1)
         phone = f"1380013{self.rng.randint(0, 9999):04d}"  # around the well-known example number
         return Contact(name=name, phone=phone, address=f"{unit}{self.rng.randint(1, 60)}号")
 

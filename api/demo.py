@@ -743,6 +743,8 @@ PAUSABLE = ("closed", "in_progress", "handover_open", "resolved_waiting")
 VOICES_TOTAL = 110  # 80 opinions and 30 suggestions (Yanghang)
 SUGGESTIONS_TOTAL = 30
 LATE_VOICES = 6  # recorded after the last analysis meeting, waiting for the next one
+FOLLOW_UPS = 2  # voices about items already being worked on, merged into them at the next meeting
+LONG_RUNNING = ("in_progress", "handover_open", "committee_village", "committee_town")
 
 
 @dataclass
@@ -863,7 +865,9 @@ class _Town:
             self.grid_members.setdefault(unit, []).append(member)
         self.grid_members[self._grid("杨北村", 4)] += [WANG, ZHAO]
         self.members += [WANG, ZHAO]
-        self.dark_lane = self.drain = self.bus_line = None  # type: _Item | None
+        self.dark_lane: _Item | None = None
+        self.drain: _Item | None = None
+        self.bus_line: _Item | None = None
 
     # -- time and the queue ---------------------------------------------------------------------
 
@@ -1543,7 +1547,7 @@ class _Town:
         late = others[:LATE_VOICES]
 
         generic = sum(len(w) for w in waves)
-        spare = VOICES_TOTAL - len(self.items[0].voices) - 2 - len(fixes) - LATE_VOICES - generic
+        spare = VOICES_TOTAL - len(self.items[0].voices) - 2 - len(fixes) - LATE_VOICES - FOLLOW_UPS - generic
         counts = [1] * generic
         while spare:
             index = rng.randrange(generic)
@@ -1609,6 +1613,53 @@ class _Town:
         for wave, items in enumerate(planned):
             for item in items:
                 self._plan_item(item, wave)
+            heard = sum(len(item.voices) for item in items)
+            self._summarise(ANALYSIS_DAYS[wave], heard, len(items))
+        followed = rng.sample([i for i in planned[0] if i.plan in LONG_RUNNING], FOLLOW_UPS)
+        for item in followed:
+            assert item.template is not None
+            unit = item.voices[0].unit
+            kind, text = what(item.template)
+            voice = self.voice(day=rng.randint(*windows[1]), kind=kind, area=item.area, unit=unit, text=text)
+            self.loose_voices.append(voice)
+            self._follow_up(item, voice, ANALYSIS_DAYS[1])
+
+    def _summarise(self, day: int, voices: int, items: int) -> None:
+        """The analysis meeting's own decision, about no single item."""
+        meeting = f"analysis-{day}"
+        decision = (
+            f"本次民情分析会共研究群众意见{voices}条，归口整理为{items}个整改项目，按近期、中期、远期分类推进"
+        )
+
+        def act() -> None:
+            self.wf.record_decision(
+                self.officer(CLERK), self.meetings[meeting], decision=decision, key=self.key()
+            )
+
+        self.at(day, 17, 30, act)
+
+    def _follow_up(self, item: _Item, voice: _Voice, day: int) -> None:
+        """A later voice about an item already being worked on: merged into it, and told so."""
+        meeting = f"analysis-{day}"
+
+        def act() -> None:
+            assert voice.id is not None
+            meeting_id = self.meetings[meeting]
+            self.wf.merge_opinions(
+                self.officer(CLERK), item.ref, [voice.id], meeting_id=meeting_id, key=self.key()
+            )
+            reason = "与正在办理的整改项目属同一问题，合并办理"
+            self.wf.route_opinion(
+                self.officer(CLERK), voice.id, route=Route.COORDINATE, reason=reason, meeting_id=meeting_id,
+                key=self.key(),
+            )  # fmt: skip
+            self.decide(meeting, f"新收到的1条意见并入整改项目{item.number}", item)
+            feedback = f"您反映的问题已并入正在办理的整改项目{item.number}，由{item.leader}牵头办理。"
+            self.wf.answer_opinion(
+                Actor(voice.recorder, Role.RECORDER), voice.id, feedback=feedback, key=self.key()
+            )
+
+        self.at(day, 16, 30 + self.slot(f"{meeting}/follow-up"), act)
 
     def _acknowledge(self, voice: _Voice) -> None:
         assert voice.id is not None

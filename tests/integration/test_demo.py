@@ -215,6 +215,16 @@ def test_a_registered_item_whose_date_came_is_revisited_and_assigned(town: Town)
     assert revisited
 
 
+def test_a_later_voice_about_an_item_being_worked_on_is_merged_into_it(town: Town) -> None:
+    summary = summarize(town.workflow, TODAY)
+    linked = [i for i in summary.issues if "OpinionLinked" in names(events_of(town, i.number))]
+
+    assert linked
+    for issue in linked:
+        opinions = [town.workflow.get_opinion(o) for o in issue.opinion_ids]
+        assert all(o.issue_id == issue.id and o.answered for o in opinions)
+
+
 def test_a_store_that_holds_events_is_refused_and_left_alone(town: Town) -> None:
     before = town.workflow.recorder.max_notification_id()
 

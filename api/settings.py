@@ -5,8 +5,30 @@ from __future__ import annotations
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-from pydantic import Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class GridBox(BaseModel):
+    """A grid's bounding box (WGS84): Open311 requests located inside it land in that grid's unit."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    unit: str = Field(min_length=1, max_length=120)
+    south: float = Field(ge=-90, le=90)
+    west: float = Field(ge=-180, le=180)
+    north: float = Field(ge=-90, le=90)
+    east: float = Field(ge=-180, le=180)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> GridBox:
+        if self.south > self.north or self.west > self.east:
+            raise ValueError(f"grid {self.unit!r}: south must not exceed north, nor west east")
+        return self
+
+    def contains(self, latitude: float, longitude: float) -> bool:
+        """Whether the point lies inside the box (edges included)."""
+        return self.south <= latitude <= self.north and self.west <= longitude <= self.east
 
 
 class Settings(BaseSettings):
@@ -30,6 +52,37 @@ class Settings(BaseSettings):
     )
     run_projector: bool = Field(True, description="`caseline serve` runs the projector in a thread.")
     command_retries: int = Field(16, ge=1, le=100, description="Retries on a version conflict.")
+    open311_grids: list[GridBox] = Field(
+        default_factory=list,
+        max_length=10_000,
+        description="Grid bounding boxes (JSON list) placing Open311 requests in a unit; first match wins.",
+    )
+    open311_default_unit: str = Field(
+        "unassigned", min_length=1, max_length=120, description="Unit of Open311 requests outside every grid."
+    )
+    open311_anonymous: bool = Field(
+        True, description="Accept Open311 requests without an api_key (rate limited, answered with a token)."
+    )
+    open311_jurisdiction: str | None = Field(
+        None, max_length=200, description="The jurisdiction_id this endpoint answers to; any if unset."
+    )
+    open311_contact: str = Field(
+        "Ask the district office that runs this service.",
+        min_length=1,
+        max_length=500,
+        description="Open311 discovery: how to reach the people running the endpoint.",
+    )
+    open311_key_service: str = Field(
+        "An administrator issues keys: caseline api-keys create NAME --role recorder.",
+        min_length=1,
+        max_length=500,
+        description="Open311 discovery: how to get an api_key.",
+    )
+    open311_base_url: str | None = Field(
+        None,
+        max_length=500,
+        description="Public URL of /open311/v2 for discovery (behind a proxy); from the request if unset.",
+    )
 
     @field_validator("database_url")
     @classmethod

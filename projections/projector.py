@@ -24,11 +24,18 @@ from uuid import UUID
 from eventsourcing.application import Application
 from eventsourcing.persistence import Notification
 
-from projections import audit, board, feedback, register, satisfaction
+from projections import audit, board, feedback, open311, register, satisfaction
 from projections.store import Tx, ViewDB
 from projections.view import Handler, Names, View
 
-ALL_VIEWS: tuple[View, ...] = (board.VIEW, audit.VIEW, feedback.VIEW, register.VIEW, satisfaction.VIEW)
+ALL_VIEWS: tuple[View, ...] = (
+    board.VIEW,
+    audit.VIEW,
+    feedback.VIEW,
+    register.VIEW,
+    satisfaction.VIEW,
+    open311.VIEW,
+)
 VIEWS_BY_NAME = {view.name: view for view in ALL_VIEWS}
 TRACKING = "projection_tracking"
 NEW = "__new"

@@ -24,7 +24,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 
-def _utc(moment: datetime) -> str:
+def utc_text(moment: datetime) -> str:
     """A moment as clerks read it in messages: minutes, in UTC."""
     if moment.tzinfo is not None:
         moment = moment.astimezone(UTC)
@@ -146,7 +146,7 @@ class DeadlineInPastError(RuleBrokenError):
     code = "deadline_in_past"
 
     def __init__(self, deadline: datetime) -> None:
-        super().__init__(f"The deadline {_utc(deadline)} has already passed.")
+        super().__init__(f"The deadline {utc_text(deadline)} has already passed.")
 
 
 class DeadlineNotLaterError(RuleBrokenError):
@@ -156,7 +156,7 @@ class DeadlineNotLaterError(RuleBrokenError):
 
     def __init__(self, number: str, current: datetime) -> None:
         super().__init__(
-            f"Issue {number} is already due {_utc(current)}; an extension must move the deadline later."
+            f"Issue {number} is already due {utc_text(current)}; an extension must move the deadline later."
         )
 
 

@@ -41,6 +41,7 @@ from domain.errors import (
     MeetingNotFoundError,
     NotFoundError,
     OpinionNotFoundError,
+    utc_text,
 )
 from domain.issue import Issue, ServiceLevels
 from domain.meeting import Meeting
@@ -197,8 +198,11 @@ class Workflow(Application[UUID]):
         key: str | None,
         args: Mapping[str, Any],
         body: Callable[[datetime], Outcome | None],
+        *,
+        actor: Actor | None,
+        what: str | None = None,
     ) -> Result:
-        receipt_id, fingerprint = self._receipt_for(command, key, args)
+        receipt_id, fingerprint = self._receipt_for(command, key, args, actor)
         for attempt in range(self.retries):
             if receipt_id is not None:
                 prior = self._prior_answer(receipt_id, fingerprint)
@@ -246,16 +250,20 @@ class Workflow(Application[UUID]):
                 changed=True,
                 detail=result.detail,
             )
-        raise ConflictError(f"{command.replace('_', ' ').capitalize()}")
+        raise ConflictError(what or command.replace("_", " ").capitalize())
 
-    def _receipt_for(self, command: str, key: str | None, args: Mapping[str, Any]) -> tuple[UUID | None, str]:
+    def _receipt_for(
+        self, command: str, key: str | None, args: Mapping[str, Any], actor: Actor | None
+    ) -> tuple[UUID | None, str]:
+        """A key is scoped to its actor and command; the fingerprint tells a repeat from a reuse."""
         if key is None:
             return None, ""
         digest = hashlib.sha256(
             json.dumps({"command": command, **args}, sort_keys=True, default=str).encode()
         ).hexdigest()
         key = text(key, field="idempotency key", limit=MAX_KEY)
-        return uuid5(NAMESPACE, f"receipt/{command}/{key}"), digest
+        scope = actor.name if actor is not None else "-"
+        return uuid5(NAMESPACE, f"receipt/{scope}/{command}/{key}"), digest
 
     def _prior_answer(self, receipt_id: UUID, fingerprint: str) -> Result | None:
         # Receipts are never snapshotted: read their one event without asking the snapshot table.
@@ -328,9 +336,14 @@ class Workflow(Application[UUID]):
         if version is not None:
             if version < 1:
                 raise InvalidInputError("version", "must be 1 or more")
-            issue = self.repository.get(issue_id, version=version, projector_func=fast_projector)
+            try:
+                issue = self.repository.get(issue_id, version=version, projector_func=fast_projector)
+            except AggregateNotFoundError:
+                raise IssueNotFoundError(ref) from None
             if not isinstance(issue, Issue):
                 raise IssueNotFoundError(ref)
+            if issue.version < version:
+                raise InvalidInputError("version", f"issue {issue.number} has only {issue.version} versions")
             return issue
         if at is None:
             return self.get_issue(issue_id)
@@ -338,7 +351,7 @@ class Workflow(Application[UUID]):
             raise InvalidInputError("at", "must carry a time zone")
         events = [e for e in self._events_of(issue_id) if e.timestamp <= at]
         if not events:
-            raise IssueNotFoundError(f"{ref} as of {at:%Y-%m-%d %H:%M} UTC")
+            raise IssueNotFoundError(f"{ref} as of {utc_text(at)}")
         issue = fast_projector(None, events)
         if not isinstance(issue, Issue):
             raise IssueNotFoundError(ref)
@@ -378,7 +391,9 @@ class Workflow(Application[UUID]):
         args = {
             "kind": kind, "area": area, "channel": channel, "unit": unit, "text": text,
             "recorder": recorder, "place": place, "latitude": latitude, "longitude": longitude,
-            "contact": None if contact is None else [contact.name, contact.phone, contact.address],
+            # Contact details stay out of the fingerprint: receipts live in the log, which must
+            # not be able to confirm a guessed phone number once the contact is erased.
+            "contact": contact is not None,
         }  # fmt: skip
         opinion_id = uuid5(NAMESPACE, f"opinion/{actor.name}/{key}") if key else uuid4()
 
@@ -404,7 +419,7 @@ class Workflow(Application[UUID]):
                 self.contacts.put(contact_ref, contact)
             return Outcome(opinion, [opinion])
 
-        return self._execute("record_opinion", key, args, body)
+        return self._execute("record_opinion", key, args, body, actor=actor)
 
     def route_opinion(
         self,
@@ -429,7 +444,7 @@ class Workflow(Application[UUID]):
             "reason": reason,
             "meeting": meeting_id,
         }
-        return self._execute("route_opinion", key, args, body)
+        return self._execute("route_opinion", key, args, body, actor=actor)
 
     def answer_opinion(
         self,
@@ -448,7 +463,7 @@ class Workflow(Application[UUID]):
             return Outcome(opinion, [opinion])
 
         args = {"opinion": opinion_id, "feedback": feedback, "by": by}
-        return self._execute("answer_opinion", key, args, body)
+        return self._execute("answer_opinion", key, args, body, actor=actor)
 
     def erase_contact(self, actor: Actor, opinion_id: UUID) -> bool:
         """Erase a reporter's contact details on request; the log keeps only the opaque reference."""
@@ -513,7 +528,7 @@ class Workflow(Application[UUID]):
             "title": title, "area": area, "level": level, "horizon": horizon,
             "description": description, "opinions": list(opinion_ids), "meeting": meeting_id, "unit": unit,
         }  # fmt: skip
-        return self._execute("open_issue", key, args, body)
+        return self._execute("open_issue", key, args, body, actor=actor)
 
     def _on_issue(
         self,
@@ -522,6 +537,8 @@ class Workflow(Application[UUID]):
         key: str | None,
         args: Mapping[str, Any],
         act: Callable[[Issue, datetime], dict[str, Any] | None],
+        *,
+        actor: Actor | None,
     ) -> Result:
         """Run a command that loads one issue, acts on it and saves it."""
 
@@ -530,7 +547,8 @@ class Workflow(Application[UUID]):
             detail = act(issue, now) or {}
             return Outcome(issue, [issue], number=issue.number, detail=detail)
 
-        return self._execute(command, key, {"issue": str(ref), **args}, body)
+        args = {"issue": str(ref), **args}
+        return self._execute(command, key, args, body, actor=actor, what=f"Issue {str(ref)[:40]}")
 
     def merge_opinions(
         self,
@@ -555,7 +573,7 @@ class Workflow(Application[UUID]):
             return Outcome(issue, [issue, *opinions], number=issue.number)
 
         args = {"issue": str(ref), "opinions": list(opinion_ids), "meeting": meeting_id}
-        return self._execute("merge_opinions", key, args, body)
+        return self._execute("merge_opinions", key, args, body, actor=actor)
 
     def assign_leader(
         self,
@@ -582,7 +600,7 @@ class Workflow(Application[UUID]):
             "leader": leader, "department": department, "goals": goals, "measures": measures,
             "deadline": deadline, "meeting": meeting_id,
         }  # fmt: skip
-        return self._on_issue("assign_leader", ref, key, args, act)
+        return self._on_issue("assign_leader", ref, key, args, act, actor=actor)
 
     def hand_over(
         self,
@@ -605,7 +623,7 @@ class Workflow(Application[UUID]):
             )
 
         args = {"to": to, "reason": reason, "meeting": meeting_id}
-        return self._on_issue("hand_over", ref, key, args, act)
+        return self._on_issue("hand_over", ref, key, args, act, actor=actor)
 
     def extend_deadline(
         self,
@@ -629,7 +647,7 @@ class Workflow(Application[UUID]):
             )
 
         args = {"deadline": deadline, "reason": reason, "approver": approver}
-        return self._on_issue("extend_deadline", ref, key, args, act)
+        return self._on_issue("extend_deadline", ref, key, args, act, actor=actor)
 
     def report_progress(self, actor: Actor, ref: UUID | str, *, note: str, key: str | None = None) -> Result:
         """Record how the front-line work is going."""
@@ -637,7 +655,7 @@ class Workflow(Application[UUID]):
         def act(issue: Issue, now: datetime) -> None:
             issue.report_progress(note=note, actor=actor.name)
 
-        return self._on_issue("report_progress", ref, key, {"note": note}, act)
+        return self._on_issue("report_progress", ref, key, {"note": note}, act, actor=actor)
 
     def request_coordination(
         self,
@@ -658,7 +676,7 @@ class Workflow(Application[UUID]):
             }
 
         args = {"department": department, "request": request}
-        return self._on_issue("request_coordination", ref, key, args, act)
+        return self._on_issue("request_coordination", ref, key, args, act, actor=actor)
 
     def answer_coordination(
         self,
@@ -674,7 +692,9 @@ class Workflow(Application[UUID]):
         def act(issue: Issue, now: datetime) -> None:
             issue.answer_coordination(index=index, answer=answer, actor=actor.name)
 
-        return self._on_issue("answer_coordination", ref, key, {"index": index, "answer": answer}, act)
+        return self._on_issue(
+            "answer_coordination", ref, key, {"index": index, "answer": answer}, act, actor=actor
+        )
 
     def record_inspection(
         self,
@@ -697,7 +717,7 @@ class Workflow(Application[UUID]):
             )
 
         args = {"inspector": inspector, "findings": findings, "confirmed": confirmed}
-        return self._on_issue("record_inspection", ref, key, args, act)
+        return self._on_issue("record_inspection", ref, key, args, act, actor=actor)
 
     def escalate_if_overdue(self, ref: UUID | str, *, actor: Actor | None = None) -> Result:
         """Escalate the item one level if its deadline has passed (at most once per deadline)."""
@@ -706,7 +726,7 @@ class Workflow(Application[UUID]):
         def act(issue: Issue, now: datetime) -> dict[str, Any]:
             return {"escalated": issue.escalate_if_overdue(now, self.levels, actor=who.name)}
 
-        return self._on_issue("escalate_if_overdue", ref, None, {}, act)
+        return self._on_issue("escalate_if_overdue", ref, None, {}, act, actor=actor)
 
     def pause_clock(self, actor: Actor, ref: UUID | str, *, reason: str, key: str | None = None) -> Result:
         """Stop the deadline clock while the item waits on someone outside."""
@@ -714,7 +734,7 @@ class Workflow(Application[UUID]):
         def act(issue: Issue, now: datetime) -> None:
             issue.pause_clock(reason=reason, now=now, actor=actor.name)
 
-        return self._on_issue("pause_clock", ref, key, {"reason": reason}, act)
+        return self._on_issue("pause_clock", ref, key, {"reason": reason}, act, actor=actor)
 
     def resume_clock(self, actor: Actor, ref: UUID | str, *, key: str | None = None) -> Result:
         """Restart the clock; the deadline moves by the time it was paused."""
@@ -722,7 +742,7 @@ class Workflow(Application[UUID]):
         def act(issue: Issue, now: datetime) -> None:
             issue.resume_clock(now=now, actor=actor.name)
 
-        return self._on_issue("resume_clock", ref, key, {}, act)
+        return self._on_issue("resume_clock", ref, key, {}, act, actor=actor)
 
     def remind_if_due(self, ref: UUID | str, *, lead: timedelta, actor: Actor | None = None) -> Result:
         """Record a reminder to the leader when the deadline is `lead` away (once per deadline and lead)."""
@@ -731,7 +751,7 @@ class Workflow(Application[UUID]):
         def act(issue: Issue, now: datetime) -> dict[str, Any]:
             return {"reminded": issue.remind_if_due(now, lead, actor=who.name)}
 
-        return self._on_issue("remind_if_due", ref, None, {"lead": lead.total_seconds()}, act)
+        return self._on_issue("remind_if_due", ref, None, {"lead": lead.total_seconds()}, act, actor=actor)
 
     def disclose(
         self,
@@ -748,7 +768,9 @@ class Workflow(Application[UUID]):
         def act(issue: Issue, now: datetime) -> dict[str, Any]:
             return {"published": issue.disclose(fields=fields, where=where, note=note, actor=actor.name)}
 
-        return self._on_issue("disclose", ref, key, {"fields": fields, "where": where, "note": note}, act)
+        return self._on_issue(
+            "disclose", ref, key, {"fields": fields, "where": where, "note": note}, act, actor=actor
+        )
 
     def report_resolution(
         self, actor: Actor, ref: UUID | str, *, summary: str, key: str | None = None
@@ -758,7 +780,7 @@ class Workflow(Application[UUID]):
         def act(issue: Issue, now: datetime) -> None:
             issue.report_resolution(summary=summary, actor=actor.name)
 
-        return self._on_issue("report_resolution", ref, key, {"summary": summary}, act)
+        return self._on_issue("report_resolution", ref, key, {"summary": summary}, act, actor=actor)
 
     def record_evaluation(
         self,
@@ -785,7 +807,7 @@ class Workflow(Application[UUID]):
             "comment": comment,
             "meeting": meeting_id,
         }
-        return self._on_issue("record_evaluation", ref, key, args, act)
+        return self._on_issue("record_evaluation", ref, key, args, act, actor=actor)
 
     def conclude_evaluation(
         self,
@@ -806,7 +828,7 @@ class Workflow(Application[UUID]):
             return {"outcome": outcome}
 
         args = {"new_deadline": new_deadline, "meeting": meeting_id}
-        return self._on_issue("conclude_evaluation", ref, key, args, act)
+        return self._on_issue("conclude_evaluation", ref, key, args, act, actor=actor)
 
     def close_fixed_at_once(
         self, actor: Actor, ref: UUID | str, *, note: str, key: str | None = None
@@ -816,7 +838,7 @@ class Workflow(Application[UUID]):
         def act(issue: Issue, now: datetime) -> None:
             issue.close_fixed_at_once(note=note, actor=actor.name)
 
-        return self._on_issue("close_fixed_at_once", ref, key, {"note": note}, act)
+        return self._on_issue("close_fixed_at_once", ref, key, {"note": note}, act, actor=actor)
 
     def reopen(
         self,
@@ -838,7 +860,7 @@ class Workflow(Application[UUID]):
                 role=actor.role.value,
             )
 
-        return self._on_issue("reopen", ref, key, {"reason": reason, "deadline": deadline}, act)
+        return self._on_issue("reopen", ref, key, {"reason": reason, "deadline": deadline}, act, actor=actor)
 
     def register_and_explain(
         self,
@@ -863,7 +885,7 @@ class Workflow(Application[UUID]):
             "revisit_at": revisit_at,
             "meeting": meeting_id,
         }
-        return self._on_issue("register_and_explain", ref, key, args, act)
+        return self._on_issue("register_and_explain", ref, key, args, act, actor=actor)
 
     def revisit(
         self,
@@ -878,7 +900,7 @@ class Workflow(Application[UUID]):
         def act(issue: Issue, now: datetime) -> None:
             issue.revisit(actor=actor.name, meeting_id=self._meeting_id(meeting_id))
 
-        return self._on_issue("revisit", ref, key, {"meeting": meeting_id}, act)
+        return self._on_issue("revisit", ref, key, {"meeting": meeting_id}, act, actor=actor)
 
     # -- accounts -----------------------------------------------------------------------
 
@@ -909,7 +931,7 @@ class Workflow(Application[UUID]):
                 account.grant(role=role, department=department, granted_by=actor.name)
             return Outcome(account, [account])
 
-        return self._execute("open_account", None, {"name": name, "role": role}, body)
+        return self._execute("open_account", None, {"name": name, "role": role}, body, actor=actor)
 
     def revoke_account(self, actor: Actor, name: str, *, reason: str) -> Result:
         """Revoke an account: it can no longer sign in, nor use its keys."""
@@ -919,7 +941,7 @@ class Workflow(Application[UUID]):
             account.revoke(revoked_by=actor.name, reason=reason)
             return Outcome(account, [account])
 
-        return self._execute("revoke_account", None, {"name": name}, body)
+        return self._execute("revoke_account", None, {"name": name}, body, actor=actor)
 
     def record_api_key(self, actor: Actor, name: str, *, key_id: str, revoke: bool = False) -> Result:
         """Record that an API key was issued to (or revoked from) an account."""
@@ -932,7 +954,9 @@ class Workflow(Application[UUID]):
                 account.issue_key(key_id=key_id, issued_by=actor.name)
             return Outcome(account, [account])
 
-        return self._execute("record_api_key", None, {"name": name, "key": key_id, "revoke": revoke}, body)
+        return self._execute(
+            "record_api_key", None, {"name": name, "key": key_id, "revoke": revoke}, body, actor=actor
+        )
 
     # -- meetings -----------------------------------------------------------------------
 
@@ -964,7 +988,7 @@ class Workflow(Application[UUID]):
             "attendees": attendees,
             "title": title,
         }
-        return self._execute("hold_meeting", key, args, body)
+        return self._execute("hold_meeting", key, args, body, actor=actor)
 
     def record_decision(
         self,
@@ -984,4 +1008,4 @@ class Workflow(Application[UUID]):
             return Outcome(meeting, [meeting])
 
         args = {"meeting": meeting_id, "decision": decision, "issue": issue}
-        return self._execute("record_decision", key, args, body)
+        return self._execute("record_decision", key, args, body, actor=actor)

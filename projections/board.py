@@ -52,9 +52,9 @@ INDEXES = [
 
 
 def _set(tx: Tx, t: Names, event: Any, **columns: Any) -> None:
-    assignments = ", ".join(f"{name} = ?" for name in columns)
+    assignments = "".join(f"{name} = ?, " for name in columns)
     tx.execute(
-        f"UPDATE {t['board']} SET {assignments}, updated_at = ?, version = ? WHERE issue_id = ?",
+        f"UPDATE {t['board']} SET {assignments}updated_at = ?, version = ? WHERE issue_id = ?",
         [*columns.values(), iso(event.timestamp), event.originator_version, str(event.originator_id)],
     )
 

@@ -14,11 +14,12 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-## Fill ./var with the demo town (once) and show what is in it.
+## Fill ./var with the demo town (once), show what is in it, build the views and serve on :8000.
 run: setup
 	$(BIN)/caseline demo --if-empty
 	$(BIN)/caseline summary
-	$(BIN)/caseline replay 2026-0001
+	$(BIN)/caseline project --once
+	$(BIN)/caseline serve --host 127.0.0.1 --port $${PORT:-8000}
 
 test: setup
 	$(BIN)/python -m pytest -q

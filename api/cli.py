@@ -1,4 +1,4 @@
-"""The `caseline` command line: demo data, a summary of the store, replay, and (later) the servers."""
+"""The `caseline` command line: demo data, summary, replay, views, servers and accounts."""
 
 from __future__ import annotations
 
@@ -12,13 +12,15 @@ from uuid import UUID
 
 import typer
 
-from api.demo import StoreNotEmptyError, demo_start, seed_demo, store_is_empty
+from api import server_cli, views_cli
+from api.accounts import CredentialStore
+from api.demo import LI, StoreNotEmptyError, demo_start, seed_demo, store_is_empty
 from api.settings import Settings
 from api.storage import build_workflow
 from domain.clock import FakeClock
 from domain.errors import CaselineError
 from domain.issue import Issue
-from domain.rules import Area, Level, Stage
+from domain.rules import Actor, Area, Level, Role, Stage
 from domain.workflow import Workflow
 
 app = typer.Typer(help="Caseline: one problem, one leader, accountable to the end.", no_args_is_help=True)
@@ -105,6 +107,33 @@ def demo(
         f"--at {report.dark_lane_replay_at.isoformat()}"
     )
     typer.echo(f"Story 2: fixed at once {report.drain}; registered and explained {report.bus_line}")
+    open_demo_accounts(settings)
+
+
+DEMO_PASSWORD = "caseline-demo"  # demo data only: printed by `make run`, never used outside the demo
+DEMO_ACCOUNTS = (
+    ("admin", Role.ADMIN, None),
+    ("supervisor", Role.SUPERVISOR, None),
+    (LI, Role.OFFICER, None),
+    ("recorder", Role.RECORDER, None),
+)
+
+
+def open_demo_accounts(settings: Settings) -> None:
+    """Sign-ins for the demo town, all with the same published demo password."""
+    workflow = build_workflow(settings)
+    credentials = CredentialStore(settings)
+    try:
+        for name, role, department in DEMO_ACCOUNTS:
+            workflow.open_account(
+                Actor("demo", role=Role.ADMIN), name=name, role=role.value, department=department
+            )
+            credentials.set_password(name, DEMO_PASSWORD)
+    finally:
+        workflow.close()
+        credentials.close()
+    logins = ", ".join(f"{name} ({role.value})" for name, role, _ in DEMO_ACCOUNTS)
+    typer.echo(f"Demo sign-ins (password {DEMO_PASSWORD!r}): {logins}")
 
 
 @dataclass(frozen=True)
@@ -231,6 +260,10 @@ def replay(
         f"leader={state.leader or '-'} department={state.department or '-'} "
         f"deadline={_format_value(state.deadline) if state.deadline else '-'}"
     )
+
+
+views_cli.register(app)
+server_cli.register(app)
 
 
 def main() -> None:

@@ -232,6 +232,20 @@ class ErrorBody(BaseModel):
     message: str
 
 
+class Problem(BaseModel):
+    """One field a request got wrong: where (`loc`), what (`msg`) and the kind of problem (`type`)."""
+
+    type: str
+    loc: list[str | int]
+    msg: str
+
+
+class InvalidBody(ErrorBody):
+    """A 422: the request (or a value the domain refuses) is invalid; `detail` lists the fields."""
+
+    detail: list[Problem] = []
+
+
 class IssuePublic(BaseModel):
     """An issue's state as officers and supervisors see it."""
 

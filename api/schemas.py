@@ -7,7 +7,7 @@ number and list.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal, get_args
 from uuid import UUID
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
@@ -29,9 +29,21 @@ from domain.rules import (
     Verdict,
 )
 
-Name = Annotated[str, Field(min_length=1, max_length=MAX_NAME)]
-Title = Annotated[str, Field(min_length=1, max_length=MAX_TITLE)]
-Text = Annotated[str, Field(min_length=1, max_length=MAX_TEXT)]
+# Text must hold a character that is not white space: the domain strips and refuses blanks, so
+# the schema says so too (a "\r" is not a note).
+NOT_BLANK = r"\S"
+Name = Annotated[str, Field(min_length=1, max_length=MAX_NAME, pattern=NOT_BLANK)]
+Title = Annotated[str, Field(min_length=1, max_length=MAX_TITLE, pattern=NOT_BLANK)]
+Text = Annotated[str, Field(min_length=1, max_length=MAX_TEXT, pattern=NOT_BLANK)]
+Place = Annotated[str, Field(min_length=1, max_length=2 * MAX_NAME, pattern=NOT_BLANK)]
+# Strict: JSON `false` is not a longitude, nor `"yes"` a boolean.
+Latitude = Annotated[float, Field(ge=-90, le=90, strict=True)]
+Longitude = Annotated[float, Field(ge=-180, le=180, strict=True)]
+Disclosable = Literal[
+    "title", "area", "level", "leader", "department", "goals", "measures", "deadline", "progress",
+    "resolution", "outcome",
+]  # fmt: skip
+assert set(get_args(Disclosable)) == set(DISCLOSABLE_FIELDS), "keep in step with domain.rules"
 Texts = Annotated[list[Text], Field(min_length=1, max_length=MAX_LIST)]
 Names = Annotated[list[Name], Field(min_length=1, max_length=MAX_LIST)]
 
@@ -44,8 +56,8 @@ class ContactIn(Strict):
     """A reporter's contact: personal data, stored outside the log, shown to supervisors only."""
 
     name: Name | None = None
-    phone: Annotated[str, Field(min_length=1, max_length=40)] | None = None
-    address: Annotated[str, Field(min_length=1, max_length=2 * MAX_NAME)] | None = None
+    phone: Annotated[str, Field(min_length=1, max_length=40, pattern=NOT_BLANK)] | None = None
+    address: Place | None = None
 
 
 class OpinionCreate(Strict):
@@ -55,9 +67,9 @@ class OpinionCreate(Strict):
     unit: Name
     text: Text
     recorder: Name | None = None
-    place: Annotated[str, Field(min_length=1, max_length=2 * MAX_NAME)] | None = None
-    latitude: Annotated[float, Field(ge=-90, le=90)] | None = None
-    longitude: Annotated[float, Field(ge=-180, le=180)] | None = None
+    place: Place | None = None
+    latitude: Latitude | None = None
+    longitude: Longitude | None = None
     contact: ContactIn | None = None
 
 
@@ -68,9 +80,9 @@ class PublicOpinionCreate(Strict):
     area: Area
     unit: Name
     text: Text
-    place: Annotated[str, Field(min_length=1, max_length=2 * MAX_NAME)] | None = None
-    latitude: Annotated[float, Field(ge=-90, le=90)] | None = None
-    longitude: Annotated[float, Field(ge=-180, le=180)] | None = None
+    place: Place | None = None
+    latitude: Latitude | None = None
+    longitude: Longitude | None = None
     contact: ContactIn | None = None
 
 
@@ -142,13 +154,11 @@ class CoordinationAnswer(Strict):
 class InspectionRequest(Strict):
     inspector: Name
     findings: Text
-    confirmed: bool
+    confirmed: Annotated[bool, Field(strict=True)]
 
 
 class DiscloseRequest(Strict):
-    fields: Annotated[
-        list[Annotated[str, Field(max_length=20)]], Field(max_length=len(DISCLOSABLE_FIELDS))
-    ] = []
+    fields: Annotated[list[Disclosable], Field(max_length=len(DISCLOSABLE_FIELDS))] = []
     where: Name
     note: Text | None = None
 
@@ -198,7 +208,7 @@ class MeetingCreate(Strict):
 
 class DecisionRequest(Strict):
     decision: Text
-    issue: Annotated[str, Field(min_length=1, max_length=40)] | None = None
+    issue: Annotated[str, Field(min_length=1, max_length=40, pattern=NOT_BLANK)] | None = None
 
 
 class AccountCreate(Strict):

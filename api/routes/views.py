@@ -20,6 +20,7 @@ from projections import queries
 router = APIRouter(prefix="/api", tags=["views"], responses=ERROR_RESPONSES)
 ExportView = Literal["board", "ledger", "ledger-departments", "register", "satisfaction", "feedback"]
 Filter = Annotated[str | None, Query(min_length=1, max_length=120)]
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 def _now() -> datetime:
@@ -106,7 +107,7 @@ def register(
     "/exports/{view}.{fmt}",
     summary="Download a view as CSV or Excel",
     response_class=Response,
-    responses={200: {"content": {"text/csv": {}, "application/vnd.ms-excel": {}}}},
+    responses={200: {"content": {"text/csv": {}, XLSX: {}}}},
 )
 def export(view: ExportView, fmt: Literal["csv", "xlsx"], svc: ServicesDep, who: Supervisor) -> Response:
     rows = export_rows(svc.projector, view, _now())
@@ -123,6 +124,6 @@ def export(view: ExportView, fmt: Literal["csv", "xlsx"], svc: ServicesDep, who:
     data = write_xlsx(view, header, rows)
     return Response(
         data,
-        media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        media_type=XLSX,
         headers={"Content-Disposition": f'attachment; filename="{view}.xlsx"'},
     )

@@ -14,6 +14,7 @@ from api.deps import ServicesDep, Staff, Supervisor, WaitFor, wait_for
 from api.errors import ERROR_RESPONSES
 from api.schemas import Paged
 from api.views_cli import export_rows, write_xlsx
+from domain.errors import NotPermittedError
 from domain.rules import Area, Level, Role, Stage
 from projections import queries
 
@@ -47,8 +48,15 @@ def board(
 ) -> dict[str, Any]:
     """Filter, sort and page the board; counts per stage; overdue flagged. Officers see their department's."""
     wait_for(svc, wait)
-    if who.role == Role.OFFICER and department is None and leader is None:
-        department = who.department or who.name
+    if who.role == Role.OFFICER and leader != who.name:
+        # Within reach only: the department's items, or (leader=their own name) the items they lead.
+        own = who.department or who.name
+        if department not in (None, own):
+            raise NotPermittedError(
+                f"Officers see their own department's board ({own}) and, with leader={who.name}, "
+                "the items they lead."
+            )
+        department = own
     where = queries.BoardFilter(
         stage=stage, area=area, level=level, leader=leader, department=department, overdue=overdue,
         on_committee=on_committee, text=text,

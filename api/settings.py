@@ -2,11 +2,32 @@
 
 from __future__ import annotations
 
+import re
+from datetime import timedelta
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+LEVELS = ("grid", "village", "town", "district")
+DUTIES = ("analysis_meeting", "feedback_cycle", "evaluation_meeting")
+_LEAD = re.compile(r"^(\d{1,4})\s*([dhm])$")
+_UNIT = {"d": "days", "h": "hours", "m": "minutes"}
+
+
+def parse_leads(text: str) -> tuple[timedelta, ...]:
+    """Reminder lead times such as "3d,1d" or "2d, 4h", longest first; refuses anything else."""
+    leads = set()
+    for part in (p.strip().lower() for p in text.split(",")):
+        if not part:
+            continue
+        match = _LEAD.match(part)
+        if match is None or int(match[1]) == 0:
+            raise ValueError(f"reminder lead {part!r}: write a positive number with d, h or m, such as 3d")
+        leads.add(timedelta(**{_UNIT[match[2]]: int(match[1])}))
+    return tuple(sorted(leads, reverse=True))
 
 
 class GridBox(BaseModel):
@@ -83,6 +104,113 @@ class Settings(BaseSettings):
         max_length=500,
         description="Public URL of /open311/v2 for discovery (behind a proxy); from the request if unset.",
     )
+
+    # -- the scheduler: service levels, reminders, recurring duties, e-mail (docs/configuration.md)
+    service_days_grid: int = Field(7, ge=1, le=3650, description="Days an item has at grid level.")
+    service_days_village: int = Field(15, ge=1, le=3650, description="Days an item has at village level.")
+    service_days_town: int = Field(30, ge=1, le=3650, description="Days an item has at town level.")
+    service_days_district: int = Field(60, ge=1, le=3650, description="Days an item has at district level.")
+    working_days: bool = Field(
+        True, description="Count service levels in working days (holiday calendar), else calendar days."
+    )
+    holidays_file: Path | None = Field(
+        None, description="Holiday/workday override CSV; the shipped scheduler/data/holidays_cn.csv if unset."
+    )
+    reminder_leads: str = Field(
+        "3d,1d",
+        max_length=200,
+        description="Comma-separated lead times (d, h, m) at which leaders are reminded.",
+    )
+    duty_units: str = Field(
+        "",
+        max_length=20_000,
+        description="Comma-separated units holding recurring duties; units seen if empty.",
+    )
+    duties: str = Field(
+        "all",
+        max_length=200,
+        description="Recurring duties to raise: all, or some of " + ", ".join(DUTIES) + ".",
+    )
+    duty_timezone: str = Field(
+        "Asia/Shanghai", description="Time zone of the duty calendar (14th, 28th, ...)."
+    )
+    smtp_enabled: bool = Field(False, description="Send inbox notifications by e-mail.")
+    smtp_host: str = Field("127.0.0.1", min_length=1, max_length=255, description="SMTP server.")
+    smtp_port: int = Field(25, ge=1, le=65535, description="SMTP port.")
+    smtp_from: str = Field("caseline@localhost", min_length=3, max_length=255, description="Sender address.")
+    smtp_starttls: bool = Field(False, description="Upgrade the SMTP connection with STARTTLS.")
+    smtp_username: str | None = Field(
+        None, max_length=255, description="SMTP login, if the server needs one."
+    )
+    smtp_password: SecretStr | None = Field(None, description="SMTP password.")
+    smtp_timeout: float = Field(30.0, gt=0, le=600, description="Seconds to wait for the SMTP server.")
+    email_max_age_hours: int = Field(
+        72, ge=1, le=24 * 365, description="Notifications older than this are not e-mailed (inbox only)."
+    )
+    supervisors: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description="E-mail addresses of each level's supervisors (JSON: level -> list).",
+    )
+    email_directory: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description="E-mail addresses of other inbox recipients (JSON: leader, recorder, unit/NAME, "
+        "standing-committee -> list).",
+    )
+
+    @field_validator("reminder_leads")
+    @classmethod
+    def _leads(cls, value: str) -> str:
+        parse_leads(value)
+        return value
+
+    @field_validator("duties")
+    @classmethod
+    def _duties(cls, value: str) -> str:
+        names = {n.strip() for n in value.split(",") if n.strip()}
+        if names != {"all"} and not names <= set(DUTIES):
+            raise ValueError(f"CASELINE_DUTIES: all, or a comma-separated choice of {', '.join(DUTIES)}")
+        return value
+
+    @field_validator("duty_timezone")
+    @classmethod
+    def _timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"CASELINE_DUTY_TIMEZONE: unknown time zone {value!r}") from None
+        return value
+
+    @field_validator("supervisors")
+    @classmethod
+    def _levels(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
+        unknown = set(value) - set(LEVELS)
+        if unknown:
+            raise ValueError(
+                f"CASELINE_SUPERVISORS: levels are {', '.join(LEVELS)}, not {', '.join(sorted(unknown))}"
+            )
+        return value
+
+    @property
+    def reminder_lead_times(self) -> tuple[timedelta, ...]:
+        """The reminder lead times, longest first."""
+        return parse_leads(self.reminder_leads)
+
+    @property
+    def email_max_age(self) -> timedelta:
+        """How old a notification may be and still be e-mailed."""
+        return timedelta(hours=self.email_max_age_hours)
+
+    @property
+    def duty_unit_names(self) -> tuple[str, ...]:
+        """The configured duty units (empty: the units seen in the views)."""
+        return tuple(dict.fromkeys(u.strip() for u in self.duty_units.split(",") if u.strip()))
+
+    def email_addresses(self, recipient: str) -> list[str]:
+        """Where an inbox recipient's e-mail goes: supervisors/LEVEL from `supervisors`, others from
+        `email_directory`; empty when nobody is configured."""
+        if recipient.startswith("supervisors/"):
+            return list(self.supervisors.get(recipient.removeprefix("supervisors/"), []))
+        return list(self.email_directory.get(recipient, []))
 
     @field_validator("database_url")
     @classmethod

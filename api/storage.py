@@ -14,11 +14,14 @@ from uuid import UUID
 import psycopg
 
 from api.settings import Settings
+from domain.calendar import WorkCalendar
 from domain.clock import Clock, SystemClock
 from domain.contacts import Contact, ContactStore
+from domain.issue import ServiceLevels
 from domain.workflow import Workflow
 from projections.projector import EventLog, Projector
 from projections.store import PostgresViewDB, SqliteViewDB, ViewDB
+from scheduler.calendar import work_calendar
 
 _CONTACT_COLUMNS = "ref, name, phone, address"
 
@@ -118,8 +121,21 @@ def build_workflow(
         settings.event_store_env(),
         clock=clock or SystemClock(),
         contacts=contacts,
+        levels=service_levels(settings),
         satisfaction_target=settings.satisfaction_target,
         retries=settings.command_retries,
+    )
+
+
+def service_levels(settings: Settings) -> ServiceLevels:
+    """Each level's service level, in working days against the holiday calendar unless told otherwise."""
+    return ServiceLevels(
+        grid=settings.service_days_grid,
+        village=settings.service_days_village,
+        town=settings.service_days_town,
+        district=settings.service_days_district,
+        working_days=settings.working_days,
+        calendar=work_calendar(settings.holidays_file) if settings.working_days else WorkCalendar(),
     )
 
 

@@ -1009,3 +1009,38 @@ class Workflow(Application[UUID]):
 
         args = {"meeting": meeting_id, "decision": decision, "issue": issue}
         return self._execute("record_decision", key, args, body, actor=actor)
+
+    # -- recurring duties ---------------------------------------------------------------
+
+    def raise_duty(
+        self,
+        *,
+        kind: str,
+        unit: str,
+        period: str,
+        due_by: datetime,
+        recipients: list[str],
+        unanswered: Mapping[str, Sequence[str]] | None = None,
+        actor: Actor | None = None,
+    ) -> Result:
+        """Raise a recurring duty once per (kind, unit, period); raising it again records nothing."""
+        from domain.duty import Duty  # here, so this block is the whole of the scheduler's change
+
+        who = actor or Actor("scheduler", role=Role.SCHEDULER)
+        listed = {recorder: [str(o) for o in ids] for recorder, ids in (unanswered or {}).items()}
+
+        def body(now: datetime) -> Outcome:
+            duty_id = Duty.id_for(kind, unit, period)
+            try:
+                duty = self._load(duty_id, Duty, NotFoundError(f"There is no duty {duty_id}."))
+                return Outcome(duty, [duty], detail={"raised": False})
+            except NotFoundError:
+                duty = Duty.raise_for(
+                    kind=kind, unit=unit, period=period, due_by=due_by, recipients=recipients,
+                    unanswered=listed, actor=who.name,
+                )  # fmt: skip
+                return Outcome(duty, [duty], detail={"raised": True})
+
+        args = {"kind": kind, "unit": unit, "period": period}
+        what = f"The {kind.replace('_', ' ')} duty of {unit}"
+        return self._execute("raise_duty", None, args, body, actor=who, what=what)

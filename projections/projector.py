@@ -24,7 +24,7 @@ from uuid import UUID
 from eventsourcing.application import Application
 from eventsourcing.persistence import Notification
 
-from projections import audit, board, feedback, open311, register, satisfaction
+from projections import audit, board, feedback, inbox, open311, register, satisfaction
 from projections.store import Tx, ViewDB
 from projections.view import Handler, Names, View
 
@@ -35,6 +35,7 @@ ALL_VIEWS: tuple[View, ...] = (
     register.VIEW,
     satisfaction.VIEW,
     open311.VIEW,
+    inbox.VIEW,
 )
 VIEWS_BY_NAME = {view.name: view for view in ALL_VIEWS}
 TRACKING = "projection_tracking"

@@ -33,6 +33,8 @@ class SqliteContacts:
         self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=30)
         self._lock = threading.Lock()
         self._db.execute("PRAGMA journal_mode=WAL")
+        # Erased contacts must not linger in free pages: overwrite deleted content with zeros.
+        self._db.execute("PRAGMA secure_delete=ON")
         self._db.execute(
             "CREATE TABLE IF NOT EXISTS contacts (ref TEXT PRIMARY KEY, name TEXT, phone TEXT, address TEXT)"
         )
@@ -54,6 +56,8 @@ class SqliteContacts:
     def erase(self, ref: UUID) -> bool:
         with self._lock:
             cursor = self._db.execute("DELETE FROM contacts WHERE ref = ?", (str(ref),))
+            # ...nor in the write-ahead log: fold it into the database file and truncate it.
+            self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         return cursor.rowcount > 0
 
     def close(self) -> None:

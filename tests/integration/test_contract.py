@@ -177,7 +177,8 @@ def test_carries_the_dark_lane_from_four_voices_to_a_closed_item(
     assert (first_run.changed, first_run.detail) == (True, {"escalated": True})
     assert (second_run.changed, second_run.detail) == (False, {"escalated": False})
     item = workflow.get_issue(number)
-    assert (item.level, item.deadline, item.escalated_for) == ("town", on(5, 31, hour=2), [APRIL_30])
+    town_deadline = workflow.levels.deadline_for("town", on(5, 1, hour=2))  # the configured service level
+    assert (item.level, item.deadline, item.escalated_for) == ("town", town_deadline, [APRIL_30])
     (escalated,) = of_kind(workflow.history(number), "Escalated")
     assert (escalated.from_level, escalated.to_level, escalated.for_deadline, escalated.leader) == (
         "village",

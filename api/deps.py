@@ -99,7 +99,7 @@ def require(*roles: Role) -> object:
     """A dependency that lets only the given roles through (401 anonymous, 403 other roles)."""
 
     def check(who: PrincipalDep) -> Principal:
-        if who.role == Role.PUBLIC:
+        if who is ANONYMOUS:
             raise unauthorised("Sign in first.")
         if who.role not in roles:
             raise HTTPException(
@@ -142,7 +142,9 @@ def within_reach(who: Principal, issue: Issue) -> bool:
 
 
 def reachable_issue(svc: Services, who: Principal, ref: str) -> Issue:
-    """The issue if the caller may see it; otherwise the same 404 as a missing one."""
+    """The issue if the caller may see it; otherwise the same 404 as a missing one (401 if anonymous)."""
+    if who is ANONYMOUS:
+        raise unauthorised("Sign in first.")
     issue = svc.workflow.get_issue(ref)
     if not within_reach(who, issue):
         raise IssueNotFoundError(ref[:40])

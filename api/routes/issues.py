@@ -20,7 +20,6 @@ from api.deps import (
     WaitFor,
     answer,
     reachable_issue,
-    unauthorised,
     wait_for,
 )
 from api.errors import ERROR_RESPONSES
@@ -112,8 +111,6 @@ def _action(
         body: Annotated[model, Body()],  # type: ignore[valid-type]
         key: IdempotencyKey = None,
     ) -> dict[str, object]:
-        if who.role == Role.PUBLIC:
-            raise unauthorised("Sign in first.")
         issue = reachable_issue(svc, who, ref)
         if who.role not in roles:
             raise NotPermittedError(f"Your role may not {summary.lower()} on issue {issue.number}.")

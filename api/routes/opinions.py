@@ -18,10 +18,11 @@ from api.deps import (
     Staff,
     Supervisor,
     answer,
+    unauthorised,
     within_reach,
 )
 from api.errors import ERROR_RESPONSES
-from api.security import Principal
+from api.security import ANONYMOUS, Principal
 from domain.contacts import Contact
 from domain.errors import OpinionNotFoundError
 from domain.opinion import Opinion
@@ -38,6 +39,8 @@ def _contact(body: schemas.ContactIn | None) -> Contact | None:
 
 def reachable_opinion(svc: Services, who: Principal, opinion_id: UUID) -> Opinion:
     """Supervisors see every opinion; recorders those they recorded; officers those of items they reach."""
+    if who is ANONYMOUS:
+        raise unauthorised("Sign in first.")
     opinion = svc.workflow.get_opinion(opinion_id)
     if who.role in SUPERVISORS or (who.role == Role.RECORDER and opinion.recorder == who.name):
         return opinion

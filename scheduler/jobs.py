@@ -223,6 +223,7 @@ class Jobs:
     mailer: mail.Mailer | None = None
     addresses: Callable[[str], list[str]] = field(default=lambda recipient: [])
     email_max_age: timedelta = timedelta(hours=72)
+    closed: bool = field(default=False, init=False)
 
     def escalate(self) -> JobReport:
         return self._logged(escalate_overdue(self.workflow, self.projector, self.clock.now()))
@@ -258,7 +259,10 @@ class Jobs:
         return [self.escalate(), self.remind(), self.raise_duties(), self.email()]
 
     def close(self) -> None:
-        """Release the workflow's and the views' connections."""
+        """Release the workflow's and the views' connections (once; later calls do nothing)."""
+        if self.closed:
+            return
+        self.closed = True
         self.workflow.close()
         self.projector.db.close()
         self.projector.log.close()

@@ -110,8 +110,15 @@ class SmtpMailer:
             self._smtp = None
 
 
+_TABLE_LOCK = 0x4D41494C  # "MAIL": serialises the table's creation between processes on PostgreSQL
+
+
 def ensure_table(db: ViewDB) -> None:
+    """Create the deliveries table if missing (safe when several schedulers start at once)."""
     with db.transaction() as tx:
+        if db.dialect == "postgres":
+            # CREATE TABLE IF NOT EXISTS is not safe against a concurrent creator on PostgreSQL.
+            tx.execute("SELECT pg_advisory_xact_lock(?)", [_TABLE_LOCK])
         tx.execute(TABLE)
 
 

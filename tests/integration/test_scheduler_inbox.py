@@ -36,8 +36,10 @@ from scheduler.jobs import deliver_email, escalate_overdue, raise_recurring_duti
 from tests.conftest import START
 from tests.integration.test_scheduler_support import LEADER, seed_assigned
 
-RESIDENT = Contact(name="Chen Xiaoming", phone="13800138000", address="Building 7, Lane 3")
+NAME, PHONE, ADDRESS = "Chen Xiaoming", "13800138000", "Building 7, Lane 3"
+RESIDENT = Contact(name=NAME, phone=PHONE, address=ADDRESS)
 WORDS = "My neighbour Chen Xiaoming floods our yard every night"
+PRIVATE = (NAME, PHONE, ADDRESS, WORDS, "Chen")
 DIRECTORY = {
     LEADER: ["zhang@example.org"],
     "standing-committee": ["committee@example.org"],
@@ -144,7 +146,7 @@ def test_the_inbox_notifies_leader_supervisors_committee_and_recorders(
     assert len(inbox(db, "unit/grid 4")) == 3
     # ...and no row holds a word of the resident's
     for row in notifications_since(db, START):
-        for private in (RESIDENT.name, RESIDENT.phone, RESIDENT.address, WORDS):
+        for private in PRIVATE:
             assert private not in row["message"]
 
 
@@ -227,7 +229,7 @@ def test_mails_each_notification_once_when_deliverers_race_and_run_again(
         body = message.get_payload()
         assert isinstance(body, str)
         assert message["Subject"].startswith("[Caseline] ")
-        for private in (RESIDENT.name, RESIDENT.phone, RESIDENT.address, WORDS, "Chen"):
+        for private in PRIVATE:
             assert private not in body
             assert private not in str(message["Subject"])
 
@@ -252,7 +254,7 @@ def test_retries_a_failed_send_and_gives_up_after_the_attempts(
     addressed = [r for r in notifications_since(projector.db, START) if addresses(r["recipient"])]
     assert (failed.changed, failed.failed) == (0, len(addressed))
     assert {mail.deliveries(projector.db)[r["key"]] for r in addressed} == {("failed", 1)}
-    for private in (RESIDENT.name, RESIDENT.phone, WORDS, "@example.org"):
+    for private in (*PRIVATE, "@example.org"):
         assert private not in caplog.text
 
     # When it runs again with the server up, then each row is sent once, on its second attempt

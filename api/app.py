@@ -12,7 +12,7 @@ from fastapi import FastAPI
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.staticfiles import StaticFiles
 
-from api import errors, open311
+from api import errors, open311, pages
 from api.accounts import CredentialStore
 from api.deps import Services
 from api.routes import auth, issues, meetings, opinions, views
@@ -66,8 +66,10 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
     )
     errors.install(app)
     app.mount("/static/swagger", StaticFiles(directory=swagger_ui_bundle.swagger_ui_path), name="swagger")
+    app.mount("/static/pages", StaticFiles(directory=pages.STATIC_DIR), name="pages-static")
     for module in (auth, opinions, issues, meetings, views, open311):
         app.include_router(module.router)
+    app.include_router(pages.router)
 
     @app.get("/docs", include_in_schema=False)
     def docs() -> Any:

@@ -152,9 +152,12 @@ def reachable_issue(svc: Services, who: Principal, ref: str) -> Issue:
 
 
 def wait_for(svc: Services, position: int | None) -> None:
-    """Read-your-writes: let the views catch up to `position` (bounded wait)."""
+    """Read-your-writes: let the views catch up to `position` (bounded wait).
+
+    A position past the head of the log was never handed out: waiting for it would only hold
+    a worker thread for the full five seconds, so it waits for the head instead."""
     if position:
-        svc.projector.wait_for(position, timeout=5.0)
+        svc.projector.wait_for(min(position, svc.projector.log.head()), timeout=5.0)
 
 
 def answer(result: Result) -> dict[str, object]:

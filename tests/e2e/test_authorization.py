@@ -845,3 +845,12 @@ def test_a_query_can_wait_until_the_views_include_a_write(world: World) -> None:
         SUPERVISOR, "GET", "/api/board", params={"wait": position, "sort": "opened", "descending": True}
     )
     assert number in [row["number"] for row in board.json()["rows"]]
+
+
+def test_waiting_for_a_position_never_handed_out_does_not_hold_the_request(world: World) -> None:
+    # Anyone may send wait=2**62; before the fix each such request held a worker thread for the
+    # full 5 s wait. The bound below is the behaviour (no wait), not a performance figure.
+    started = datetime.now(tz=UTC)
+    answer = world.call(SUPERVISOR, "GET", "/api/board", params={"wait": 2**62})
+    assert answer.status_code == 200
+    assert datetime.now(tz=UTC) - started < timedelta(seconds=4)

@@ -99,7 +99,9 @@ def serve(settings: Settings, *, clock: FakeClock | None = None) -> Iterator[Liv
     clock = clock or FakeClock(START)
     services = build_services(settings, clock)
     app = create_app(settings, services=services)
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    # IPPROTO_TCP, not 0: asyncio sets TCP_NODELAY only on sockets whose proto says TCP, and the
+    # accepted connections inherit it (with 0, each keep-alive request waits ~40 ms for an ACK).
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]

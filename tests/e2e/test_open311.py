@@ -1017,3 +1017,30 @@ def test_anonymous_requests_can_be_refused(tmp_path: Path) -> None:
         )
         assert response.status_code == 403
         assert "api_key" in error_of(403, read(response, "xml"))
+
+
+def test_the_open311_view_equals_its_rebuild_from_zero(
+    server: LiveServer, http: httpx.Client, key: str
+) -> None:
+    """Everything the module did (this test last, or alone), rebuilt from the log, gives the same rows."""
+    projector, workflow = server.services.projector, server.services.workflow
+    merged = submit(http, key)
+    submit(http, None, service_code="disaster-culture", **{"attribute[injured]": "no"})
+    issue = workflow.open_issue(
+        OFFICER, title="Rebuilt", area="culture", level="grid", horizon="near", opinion_ids=[UUID(merged)]
+    ).id
+    workflow.disclose(OFFICER, issue, fields=["title"], where="register", note="Looked at.")
+    server.settle()
+
+    def rows() -> dict[str, list[tuple[Any, ...]]]:
+        with projector.db.read() as tx:
+            return {
+                table: sorted(tx.fetchall(f"SELECT * FROM {table}"), key=repr)
+                for table in ("open311_requests", "open311_issues")
+            }
+
+    live = rows()
+    assert len(live["open311_requests"]) >= 2
+    assert live["open311_issues"]
+    projector.rebuild(["open311"])
+    assert rows() == live

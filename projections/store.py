@@ -105,8 +105,18 @@ class ViewDB:
     def release_lease(self) -> None:
         raise NotImplementedError
 
+    _lock: threading.RLock
+    _conn: Any
+    _reader_connections: list[Any]
+
     def close(self) -> None:
-        raise NotImplementedError
+        """Give up the lease and close the writer and every reader connection."""
+        self.release_lease()
+        with self._lock:
+            for conn in self._reader_connections:
+                conn.close()
+            self._reader_connections.clear()
+        self._conn.close()
 
 
 class SqliteViewDB(ViewDB):
@@ -172,14 +182,6 @@ class SqliteViewDB(ViewDB):
             os.close(self._lease_fd)
             self._lease_fd = None
 
-    def close(self) -> None:
-        self.release_lease()
-        with self._lock:
-            for conn in self._reader_connections:
-                conn.close()
-            self._reader_connections.clear()
-        self._conn.close()
-
 
 _LEASE_KEY = 0x43415345  # "CASE": the advisory lock id of the projector lease
 
@@ -236,11 +238,3 @@ class PostgresViewDB(ViewDB):
         if self._lease_conn is not None:
             self._lease_conn.close()
             self._lease_conn = None
-
-    def close(self) -> None:
-        self.release_lease()
-        with self._lock:
-            for conn in self._reader_connections:
-                conn.close()
-            self._reader_connections.clear()
-        self._conn.close()

@@ -100,5 +100,7 @@ def board(
         page_no=page_no,
         has_next=has_next,
         base="/board?" + urlencode(query) + ("&" if query else ""),
-        stage_link=lambda s: "/board?" + urlencode({**{k: v for k, v in query.items() if k != "stage"}, "stage": s}),
+        stage_link=lambda s: (
+            "/board?" + urlencode({**{k: v for k, v in query.items() if k != "stage"}, "stage": s})
+        ),
     )

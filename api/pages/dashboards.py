@@ -67,58 +67,85 @@ def table(page: Page, name: str) -> list[dict[str, Any]]:
 
 
 def charts(page: Page, data: dict[str, list[dict[str, Any]]]) -> dict[str, Chart]:
+    """The four charts; every bar's text names its row, its series and its value."""
     t = page.t
     target = page.svc.settings.satisfaction_target
+    percent = round(target * 100)
+
+    def bar(
+        name: str, series: str, value: float, tone: str, shown: str | None = None
+    ) -> tuple[float, str, str]:
+        return value, f"{name} — {series}: {shown if shown is not None else value}", tone
+
+    rates = []
+    for r in data["satisfaction"]:
+        area = t.label("area", r["area"])
+        tone = "good" if r["meets_target"] else "bad"
+        rates.append((area, [bar(area, t("Rate"), r["rate"] * 100, tone, f"{r['rate']:.0%}")]))
     satisfaction = bar_chart(
         "chart-satisfaction",
         t("Satisfaction per area"),
-        t("Share of satisfied and basically satisfied verdicts per area; the line marks the target of {target}%.",
-          target=round(target * 100)),
-        [
-            (t.label("area", r["area"]), [(r["rate"] * 100, f"{t.label('area', r['area'])}: {r['rate']:.0%}",
-                                             "good" if r["meets_target"] else "bad")])
-            for r in data["satisfaction"]
-        ],
+        t(
+            "Satisfied and basically satisfied verdicts per area; the line marks the target of {n}%.",
+            n=percent,
+        ),
+        rates,
         maximum=100,
         target=target * 100,
-        target_text=t("target {n}%", n=round(target * 100)),
+        target_text=t("target {n}%", n=percent),
         legend=[("good", t("meets the target")), ("bad", t("below the target"))],
-    )  # fmt: skip
+    )
+    levels = []
+    for r in data["overdue-by-level"]:
+        level = t.label("level", r["level"])
+        pair = [
+            bar(level, t("being worked on"), r["working"], "neutral"),
+            bar(level, t("overdue"), r["overdue"], "bad"),
+        ]
+        levels.append((level, pair))
     overdue = bar_chart(
         "chart-overdue",
         t("Overdue by level"),
         t("Items being worked on at each level, and how many of them are overdue."),
-        [
-            (t.label("level", r["level"]), [
-                (r["working"], f"{t.label('level', r['level'])} — {t('being worked on')}: {r['working']}", "neutral"),
-                (r["overdue"], f"{t.label('level', r['level'])} — {t('overdue')}: {r['overdue']}", "bad"),
-            ])
-            for r in data["overdue-by-level"]
-        ],
+        levels,
         legend=[("neutral", t("being worked on")), ("bad", t("overdue"))],
-    )  # fmt: skip
-    steps = bar_chart(
+    )
+    steps = []
+    for r in data["funnel"]:
+        step = t(STEP_TITLES[r["step"]])
+        steps.append((step, [bar(step, t("Items"), r["items"], "neutral")]))
+    funnel_chart = bar_chart(
         "chart-funnel",
         t("Escalation funnel"),
-        t("How many items were opened, given a leader, escalated once or twice, or sent to the standing committee."),
-        [(t(STEP_TITLES[r["step"]]), [(r["items"], f"{t(STEP_TITLES[r['step']])}: {r['items']}", "neutral")])
-         for r in data["funnel"]],
-    )  # fmt: skip
+        t("Items opened, given a leader, escalated once or twice, or on the standing committee's list."),
+        steps,
+    )
+    leaders = []
+    for r in data["ledger"]:
+        name = r["leader"]
+        leaders.append(
+            (
+                name,
+                [
+                    bar(name, t("items led"), r["items"], "neutral"),
+                    bar(name, t("closed"), r["closed"], "good"),
+                    bar(name, t("missed deadlines"), r["missed_deadlines"], "bad"),
+                ],
+            )
+        )
     ledger = bar_chart(
         "chart-ledger",
         t("Ledger per leader"),
         t("Items each leader has led, closed, and the deadlines they missed."),
-        [
-            (r["leader"], [
-                (r["items"], f"{r['leader']} — {t('items led')}: {r['items']}", "neutral"),
-                (r["closed"], f"{r['leader']} — {t('closed')}: {r['closed']}", "good"),
-                (r["missed_deadlines"], f"{r['leader']} — {t('missed deadlines')}: {r['missed_deadlines']}", "bad"),
-            ])
-            for r in data["ledger"]
-        ],
+        leaders,
         legend=[("neutral", t("items led")), ("good", t("closed")), ("bad", t("missed deadlines"))],
-    )  # fmt: skip
-    return {"satisfaction": satisfaction, "overdue-by-level": overdue, "funnel": steps, "ledger": ledger}
+    )
+    return {
+        "satisfaction": satisfaction,
+        "overdue-by-level": overdue,
+        "funnel": funnel_chart,
+        "ledger": ledger,
+    }
 
 
 STEP_TITLES = {

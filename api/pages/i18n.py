@@ -35,7 +35,12 @@ LABELS_EN: dict[str, dict[str, str]] = {
         "culture": "Culture",
         "conduct": "Cadres' conduct",
     },
-    "level": {"grid": "Grid", "village": "Village / community", "town": "Town / street", "district": "District"},
+    "level": {
+        "grid": "Grid",
+        "village": "Village / community",
+        "town": "Town / street",
+        "district": "District",
+    },
     "horizon": {"immediate": "Immediate", "near": "Near term", "mid": "Mid term", "long": "Long term"},
     "kind": {
         "opinion": "Opinion",

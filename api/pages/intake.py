@@ -10,8 +10,8 @@ from fastapi import APIRouter, Response
 from pydantic import ValidationError
 
 from api import schemas
-from api.deps import RECORDERS
-from api.pages.web import FormDep, Page, PageDep, PageRoute, fields, idempotency_key, problem
+from api.deps import RECORDERS, wait_for
+from api.pages.web import FormDep, Page, PageDep, PageRoute, fields, idempotency_key, problem, refill
 from api.routes.opinions import record_opinion
 from domain.errors import CaselineError
 from domain.rules import Area, Channel, Kind
@@ -39,7 +39,7 @@ def intake(page: PageDep) -> Response:
 def record(page: PageDep, form: FormDep) -> Response:
     who = page.require(*RECORDERS)
     page.check(form)
-    values = {k: str(v) for k, v in form.items() if not k.startswith("_")}
+    values = refill(form)
     data = fields(form, schemas.OpinionCreate)
     contact = fields(form, schemas.ContactIn)
     if contact:
@@ -57,6 +57,7 @@ def record(page: PageDep, form: FormDep) -> Response:
         return _form(page, 422, values=values, error=problem(page, error))
     except CaselineError as error:
         return _form(page, 422, values=values, error=error.message)
-    page.svc.projector.wait_for(int(answer["position"] or 0), timeout=5.0)
+    position = answer["position"]
+    wait_for(page.svc, position if isinstance(position, int) else None)
     kept = {k: values[k] for k in ("kind", "area", "channel", "unit") if k in values}
     return _form(page, values=kept, flash=page.t("Recorded (reference {ref}).", ref=str(answer["id"])[:8]))

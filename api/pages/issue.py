@@ -23,7 +23,18 @@ from starlette.datastructures import FormData
 
 from api import schemas
 from api.deps import STAFF, SUPERVISORS, reachable_issue, wait_for
-from api.pages.web import FormDep, Page, PageDep, PageError, PageRoute, fields, idempotency_key, problem
+from api.errors import status_for
+from api.pages.web import (
+    FormDep,
+    Page,
+    PageDep,
+    PageError,
+    PageRoute,
+    fields,
+    idempotency_key,
+    problem,
+    refill,
+)
 from api.routes import issues as api_issues
 from api.routes.opinions import answer_opinion
 from domain.errors import CaselineError
@@ -79,57 +90,99 @@ ACTIONS = {
         Action("resolution", "Report the resolution", STAFF, _working, schemas.ResolutionRequest),
         Action("coordination", "Ask another department", STAFF, _working, schemas.CoordinationRequest),
         Action(
-            "inspections", "Record an inspection", STAFF,
-            lambda i: i.stage in (*WORKING, Stage.RESOLVED), schemas.InspectionRequest, flags=("confirmed",),
+            "inspections",
+            "Record an inspection",
+            STAFF,
+            lambda i: i.stage in (*WORKING, Stage.RESOLVED),
+            schemas.InspectionRequest,
+            flags=("confirmed",),
         ),
         Action(
-            "hand-over", "Hand over to a successor", STAFF,
-            lambda i: i.leader is not None and _not_closed(i), schemas.HandOverRequest,
+            "hand-over",
+            "Hand over to a successor",
+            STAFF,
+            lambda i: i.leader is not None and _not_closed(i),
+            schemas.HandOverRequest,
         ),
         Action(
-            "pause", "Pause the clock", STAFF,
-            lambda i: _working(i) and i.paused_since is None, schemas.ReasonRequest,
+            "pause",
+            "Pause the clock",
+            STAFF,
+            lambda i: _working(i) and i.paused_since is None,
+            schemas.ReasonRequest,
         ),
         Action(
-            "resume", "Resume the clock", STAFF,
-            lambda i: i.paused_since is not None and _not_closed(i), schemas.Empty,
+            "resume",
+            "Resume the clock",
+            STAFF,
+            lambda i: i.paused_since is not None and _not_closed(i),
+            schemas.Empty,
         ),
         Action(
-            "close-fixed", "Close as fixed at once", STAFF,
-            lambda i: i.stage == Stage.RESOLVED and i.horizon == Horizon.IMMEDIATE, schemas.NoteRequest,
+            "close-fixed",
+            "Close as fixed at once",
+            STAFF,
+            lambda i: i.stage == Stage.RESOLVED and i.horizon == Horizon.IMMEDIATE,
+            schemas.NoteRequest,
         ),
         Action(
-            "disclosures", "Publish on the register", STAFF, _not_closed, schemas.DiscloseRequest,
+            "disclosures",
+            "Publish on the register",
+            STAFF,
+            _not_closed,
+            schemas.DiscloseRequest,
             lists={"fields": "many"},
         ),
         Action(
-            "assign", "Assign the leader", SUPERVISORS,
-            lambda i: i.stage == Stage.OPENED and i.leader is None, schemas.AssignLeaderRequest,
-            lists={"goals": "lines", "measures": "lines"}, dates=("deadline",),
+            "assign",
+            "Assign the leader",
+            SUPERVISORS,
+            lambda i: i.stage == Stage.OPENED and i.leader is None,
+            schemas.AssignLeaderRequest,
+            lists={"goals": "lines", "measures": "lines"},
+            dates=("deadline",),
         ),
         Action(
-            "register-and-explain", "Register and explain", SUPERVISORS,
-            lambda i: i.stage == Stage.OPENED, schemas.RegisterRequest, dates=("revisit_at",),
+            "register-and-explain",
+            "Register and explain",
+            SUPERVISORS,
+            lambda i: i.stage == Stage.OPENED,
+            schemas.RegisterRequest,
+            dates=("revisit_at",),
         ),
         Action("revisit", "Revisit", SUPERVISORS, lambda i: i.stage == Stage.REGISTERED, schemas.MeetingRef),
         Action(
-            "extend-deadline", "Extend the deadline", SUPERVISORS, _working, schemas.ExtendDeadlineRequest,
+            "extend-deadline",
+            "Extend the deadline",
+            SUPERVISORS,
+            _working,
+            schemas.ExtendDeadlineRequest,
             dates=("deadline",),
         ),
         Action(
-            "evaluations", "Record a verdict", SUPERVISORS,
-            lambda i: i.stage == Stage.RESOLVED, schemas.EvaluationRequest,
+            "evaluations",
+            "Record a verdict",
+            SUPERVISORS,
+            lambda i: i.stage == Stage.RESOLVED,
+            schemas.EvaluationRequest,
         ),
         Action(
-            "conclusion", "Conclude the evaluation", SUPERVISORS,
-            lambda i: i.stage == Stage.RESOLVED and bool(i.evaluations), schemas.ConcludeRequest,
+            "conclusion",
+            "Conclude the evaluation",
+            SUPERVISORS,
+            lambda i: i.stage == Stage.RESOLVED and bool(i.evaluations),
+            schemas.ConcludeRequest,
             dates=("new_deadline",),
         ),
         Action(
-            "reopen", "Reopen", SUPERVISORS, lambda i: i.stage == Stage.CLOSED, schemas.ReopenRequest,
+            "reopen",
+            "Reopen",
+            SUPERVISORS,
+            lambda i: i.stage == Stage.CLOSED,
+            schemas.ReopenRequest,
             dates=("deadline",),
         ),
-    )  # fmt: skip
+    )
 }
 
 
@@ -163,7 +216,9 @@ def describe(page: Page, event: dict[str, Any]) -> list[tuple[str, str]]:
         elif key == "rate" and isinstance(value, int | float):
             out.append((page.t("Satisfaction"), f"{value:.0%}"))
         elif key == "counts" and isinstance(value, dict):
-            out.append((page.t("Votes"), ", ".join(f"{page.t.label('verdict', k)} {n}" for k, n in value.items())))
+            out.append(
+                (page.t("Votes"), ", ".join(f"{page.t.label('verdict', k)} {n}" for k, n in value.items()))
+            )
         elif key == "confirmed":
             out.append((page.t.label("field", key), page.t("yes") if value else page.t("no")))
         elif isinstance(value, list):
@@ -242,7 +297,10 @@ def issue_page(page: Page, ref: str, status: int = 200, **context: Any) -> Respo
     )
 
 
-DONE = {name: a.title for name, a in ACTIONS.items()} | {"answer": "Answer the reporter", "coordination-answer": "Answer the coordination request"}
+DONE = {name: a.title for name, a in ACTIONS.items()} | {
+    "answer": "Answer the reporter",
+    "coordination-answer": "Answer the coordination request",
+}
 
 
 @router.get("/issues/{ref}")
@@ -265,7 +323,7 @@ def _after(page: Page, number: str, what: str, answer: dict[str, object]) -> Res
 
 
 def _refused(page: Page, ref: str, what: str, form: FormData, status: int, message: str) -> Response:
-    values = {k: str(v) for k, v in form.items() if not k.startswith("_")}
+    values = refill(form)
     return issue_page(page, ref, status, error=message, failed=what, values=values)
 
 
@@ -282,8 +340,6 @@ def do(ref: str, name: str, page: PageDep, form: FormDep) -> Response:
     except ValidationError as error:
         return _refused(page, issue.number, name, form, 422, problem(page, error))
     except CaselineError as error:
-        from api.errors import status_for
-
         return _refused(page, issue.number, name, form, status_for(error), error.message)
     return _after(page, issue.number, name, answer)
 
@@ -300,8 +356,6 @@ def answer(ref: str, opinion_id: UUID, page: PageDep, form: FormDep) -> Response
     except ValidationError as error:
         return _refused(page, issue.number, "answer", form, 422, problem(page, error))
     except CaselineError as error:
-        from api.errors import status_for
-
         return _refused(page, issue.number, "answer", form, status_for(error), error.message)
     return _after(page, issue.number, "answer", result)
 
@@ -313,12 +367,12 @@ def answer_coordination(ref: str, index: int, page: PageDep, form: FormDep) -> R
     issue = reachable_issue(page.svc, who, ref[:40])
     try:
         body = schemas.CoordinationAnswer.model_validate(fields(form, schemas.CoordinationAnswer))
-        result = api_issues.answer_coordination(issue.number, index, body, page.svc, who, idempotency_key(form))
+        result = api_issues.answer_coordination(
+            issue.number, index, body, page.svc, who, idempotency_key(form)
+        )
     except ValidationError as error:
         return _refused(page, issue.number, "coordination-answer", form, 422, problem(page, error))
     except CaselineError as error:
-        from api.errors import status_for
-
         return _refused(page, issue.number, "coordination-answer", form, status_for(error), error.message)
     return _after(page, issue.number, "coordination-answer", result)
 
@@ -326,7 +380,8 @@ def answer_coordination(ref: str, index: int, page: PageDep, form: FormDep) -> R
 # -- replay ---------------------------------------------------------------------------------
 
 FACT_TITLES = {
-    "stage": "Stage", "level": "Level", "leader": "Leader", "department": "Department", "deadline": "Deadline",
+    "stage": "Stage", "level": "Level", "leader": "Leader", "department": "Department",
+    "deadline": "Deadline",
     "overdue": "Overdue", "committee": "On the standing committee's list", "paused": "Clock paused",
     "progress": "Last progress", "resolution": "Resolution", "evaluations": "Verdicts this round",
     "outcome": "Outcome", "opinions": "Voices merged",
@@ -356,7 +411,9 @@ def facts(page: Page, issue: Issue, moment: datetime) -> dict[str, str]:
     }
 
 
-def _moment(page: Page, issue: Issue, stamps: list[datetime], version: int | None, at: str | None) -> dict[str, Any]:
+def _moment(
+    page: Page, issue: Issue, stamps: list[datetime], version: int | None, at: str | None
+) -> dict[str, Any]:
     latest = len(stamps)
     try:
         if at:
@@ -397,7 +454,9 @@ def replay(
     return page.render(
         "replay.html",
         issue=issue,
-        history=[{"version": e.originator_version, "at": e.timestamp, "event": type(e).__name__} for e in history],
+        history=[
+            {"version": e.originator_version, "at": e.timestamp, "event": type(e).__name__} for e in history
+        ],
         latest=len(stamps),
         first=first,
         second=second,

@@ -26,7 +26,17 @@ from api.cli import originators
 from api.deps import SUPERVISORS, wait_for
 from api.errors import status_for
 from api.pages.issue import ACTIONS, ENDPOINTS, act
-from api.pages.web import FormDep, Page, PageDep, PageError, PageRoute, fields, idempotency_key, problem
+from api.pages.web import (
+    FormDep,
+    Page,
+    PageDep,
+    PageError,
+    PageRoute,
+    fields,
+    idempotency_key,
+    problem,
+    refill,
+)
 from api.routes.issues import open_issue
 from api.routes.meetings import hold_meeting, record_decision
 from api.routes.opinions import route_opinion
@@ -52,13 +62,12 @@ def _label(page: Page, meeting: Meeting) -> str:
 def _list(page: Page, status: int = 200, **context: Any) -> Response:
     page.require(*SUPERVISORS)
     ids = originators(page.svc.workflow, (MEETING_HELD,))[MEETING_HELD][-LISTED:]
-    meetings = sorted(
-        (page.svc.workflow.get_meeting(i) for i in ids), key=lambda m: m.held_at, reverse=True
-    )
+    meetings = sorted((page.svc.workflow.get_meeting(i) for i in ids), key=lambda m: m.held_at, reverse=True)
     values = context.pop("values", {})
     return page.render(
         "meetings.html", status, meetings=meetings, kinds=list(MeetingKind), values=values,
-        label_of=lambda m: _label(page, m), now_local=page.now().astimezone(page.zone).strftime("%Y-%m-%dT%H:%M"),
+        label_of=lambda m: _label(page, m),
+        now_local=page.now().astimezone(page.zone).strftime("%Y-%m-%dT%H:%M"),
         **context,
     )  # fmt: skip
 
@@ -73,14 +82,16 @@ def hold(page: PageDep, form: FormDep) -> Response:
     who = page.require(*SUPERVISORS)
     page.check(form)
     data = fields(form, schemas.MeetingCreate, lists={"attendees": "lines"})
-    values = {k: str(v) for k, v in form.items() if not k.startswith("_")}
+    values = refill(form)
     try:
         if "held_at" in data:
             data["held_at"] = page.local_input(data["held_at"])
         body = schemas.MeetingCreate.model_validate(data)
         answer = hold_meeting(body, page.svc, who, idempotency_key(form))
     except ValueError as error:  # pydantic's ValidationError is a ValueError too
-        message = problem(page, error) if isinstance(error, ValidationError) else page.t("Check the date and time.")
+        message = (
+            problem(page, error) if isinstance(error, ValidationError) else page.t("Check the date and time.")
+        )
         return _list(page, 422, values=values, error=message)
     except CaselineError as error:
         return _list(page, status_for(error), values=values, error=error.message)
@@ -171,7 +182,7 @@ def _back(page: Page, meeting_id: UUID, what: str, answer: dict[str, object], no
 
 
 def _refused(page: Page, meeting_id: UUID, what: str, form: FormData, error: Exception) -> Response:
-    values = {k: str(v) for k, v in form.items() if not k.startswith("_")}
+    values = refill(form)
     if isinstance(error, ValidationError):
         status, message = 422, problem(page, error)
     elif isinstance(error, CaselineError):
@@ -194,10 +205,16 @@ def merge(meeting_id: UUID, page: PageDep, form: FormDep) -> Response:
             raise PageError(422, page.t("Select at least one voice."))
         route_body = None
         if form.get("route"):
-            route_data = {"route": form.get("route"), "reason": form.get("reason") or "", "meeting_id": meeting_id}
+            route_data = {
+                "route": form.get("route"),
+                "reason": form.get("reason") or "",
+                "meeting_id": meeting_id,
+            }
             route_body = schemas.RouteRequest.model_validate(route_data)
         if form.get("target") == "existing":
-            merge_body = schemas.MergeRequest.model_validate({"opinion_ids": selected, "meeting_id": meeting_id})
+            merge_body = schemas.MergeRequest.model_validate(
+                {"opinion_ids": selected, "meeting_id": meeting_id}
+            )
             issue = page.svc.workflow.get_issue(str(form.get("number") or "").strip()[:40] or "-")
             answer = ENDPOINTS["/api/issues/{ref}/opinions"](
                 ref=issue.number, svc=page.svc, who=who, body=merge_body, key=key
@@ -209,7 +226,11 @@ def merge(meeting_id: UUID, page: PageDep, form: FormDep) -> Response:
         if route_body is not None:
             for opinion_id in selected:
                 answer = route_opinion(
-                    UUID(str(opinion_id)), route_body, page.svc, who, f"{key}/route/{opinion_id}" if key else None
+                    UUID(str(opinion_id)),
+                    route_body,
+                    page.svc,
+                    who,
+                    f"{key}/route/{opinion_id}" if key else None,
                 )
     except PageError as error:
         return _workspace(page, meeting_id, error.status, error=error.message, failed="merge")
@@ -279,7 +300,9 @@ def evaluate(meeting_id: UUID, ref: str, page: PageDep, form: FormDep) -> Respon
         if not recorded:
             raise PageError(422, page.t("Enter at least one evaluator and verdict."))
     except PageError as error:
-        return _workspace(page, meeting_id, error.status, error=error.message, failed=f"evaluate-{issue.number}")
+        return _workspace(
+            page, meeting_id, error.status, error=error.message, failed=f"evaluate-{issue.number}"
+        )
     except (ValidationError, CaselineError) as error:
         return _refused(page, meeting_id, f"evaluate-{issue.number}", form, error)
     return _back(page, meeting_id, "evaluate", answer, f"{issue.number}: {recorded}")

@@ -20,6 +20,7 @@ from api.pages.web import (
     idempotency_key,
     local_path,
     problem,
+    refill,
 )
 from api.routes.auth import sign_in as api_sign_in
 from api.routes.opinions import submit_public_opinion
@@ -68,7 +69,11 @@ def sign_in(page: PageDep, form: FormDep) -> Response:
     next_path = local_path(str(form.get("next") or ""), "")
     if not username or not password:
         return page.render(
-            "sign_in.html", 422, next=next_path, username=username, error=page.t("Give your name and password.")
+            "sign_in.html",
+            422,
+            next=next_path,
+            username=username,
+            error=page.t("Give your name and password."),
         )
     try:
         answer = api_sign_in(page.request, page.svc, username, password)
@@ -78,7 +83,9 @@ def sign_in(page: PageDep, form: FormDep) -> Response:
             if refused.status_code == 429
             else page.t("The name or password is wrong.")
         )
-        return page.render("sign_in.html", refused.status_code, next=next_path, username=username, error=message)
+        return page.render(
+            "sign_in.html", refused.status_code, next=next_path, username=username, error=message
+        )
     page.sign_in(str(answer["access_token"]))
     account = page.svc.workflow.get_account(username)
     return page.redirect(next_path or home_of(Role(account.role)))
@@ -94,7 +101,9 @@ def sign_out(page: PageDep, form: FormDep) -> Response:
 @router.get("/register")
 def register(page: PageDep, page_no: Annotated[int, Query(alias="page", ge=1, le=100_000)] = 1) -> Response:
     """The public register: only what officers chose to publish (`public_register`)."""
-    found = queries.public_register(page.svc.projector.db, now=page.now(), page=page_no, page_size=REGISTER_PAGE)
+    found = queries.public_register(
+        page.svc.projector.db, now=page.now(), page=page_no, page_size=REGISTER_PAGE
+    )
     return page.render(
         "register.html",
         rows=found.rows,
@@ -106,9 +115,7 @@ def register(page: PageDep, page_no: Annotated[int, Query(alias="page", ge=1, le
 
 def _submit_form(page: PageDep, status: int = 200, **context: object) -> Response:
     values = context.pop("values", {})
-    return page.render(
-        "submit.html", status, kinds=list(Kind), areas=list(Area), values=values, **context
-    )
+    return page.render("submit.html", status, kinds=list(Kind), areas=list(Area), values=values, **context)
 
 
 @router.get("/submit")
@@ -120,7 +127,7 @@ def submit_form(page: PageDep) -> Response:
 def submit(page: PageDep, form: FormDep) -> Response:
     """Anyone may report an issue; it lands in the feedback tracker awaiting triage."""
     page.check(form)
-    values = {k: str(v) for k, v in form.items() if not k.startswith("_")}
+    values = refill(form)
     data = fields(form, schemas.PublicOpinionCreate)
     contact = fields(form, schemas.ContactIn)
     if contact:
@@ -133,5 +140,7 @@ def submit(page: PageDep, form: FormDep) -> Response:
     except CaselineError as error:
         return _submit_form(page, 422, values=values, error=error.message)
     except HTTPException as error:
-        return _submit_form(page, error.status_code, values=values, error=page.t("Too many submissions; wait a minute."))
+        return _submit_form(
+            page, error.status_code, values=values, error=page.t("Too many submissions; wait a minute.")
+        )
     return page.render("submitted.html", reference=str(answer["id"])[:8])

@@ -9,7 +9,7 @@ CSRF: a random value in its own HttpOnly cookie, and in every form a token that 
 of that value and the signed-in name under the server's secret (a signed double submit). A
 form posted without it, with another cookie, or by someone else answers 403 and writes nothing.
 
-Refusals: a page dependency raises `SignInRequired` or `PageError`; domain errors not caught
+Refusals: a page dependency raises `SignInRequiredError` or `PageError`; domain errors not caught
 by a page answer with the status the JSON API would use (`api.errors.status_for`), but as a
 page with the message, never a JSON body or a 500.
 """
@@ -23,7 +23,7 @@ import secrets
 import time
 from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote
@@ -45,7 +45,7 @@ from api.errors import status_for
 from api.pages.i18n import LANGUAGES, Translator, negotiate
 from api.security import ANONYMOUS, Principal, issue_token
 from domain.errors import CaselineError
-from domain.rules import Role
+from domain.rules import MAX_TEXT, Role
 
 HERE = Path(__file__).parent
 STATIC_DIR = HERE / "static"
@@ -65,7 +65,7 @@ ENV = Environment(
 )
 
 
-class SignInRequired(Exception):
+class SignInRequiredError(Exception):
     """Raised when a page needs a signed-in person and nobody is signed in."""
 
 
@@ -127,7 +127,7 @@ class Page:
     def require(self, *roles: Role) -> Principal:
         """The signed-in person if their role is one of `roles`; sign in first, or 404."""
         if not self.signed_in:
-            raise SignInRequired
+            raise SignInRequiredError
         if self.who.role not in roles:
             raise PageError(404, self.t("There is no such page for your role."))
         return self.who
@@ -147,7 +147,9 @@ class Page:
         sent = form.get(CSRF_FIELD)
         cookie = self.request.cookies.get(CSRF_COOKIE)
         if not isinstance(sent, str) or not cookie or not hmac.compare_digest(sent, self.csrf):
-            raise PageError(403, self.t("This form has expired or did not come from this site; reload and try again."))
+            raise PageError(
+                403, self.t("This form has expired or did not come from this site; reload and try again.")
+            )
 
     # -- time ---------------------------------------------------------------------------------
 
@@ -170,15 +172,15 @@ class Page:
     def end_of_day(self, value: str) -> datetime:
         """A date from a form as the last minute of that day in the town's zone."""
         day = date.fromisoformat(value)
-        return datetime(day.year, day.month, day.day, 23, 59, tzinfo=self.zone)
+        return datetime(day.year, day.month, day.day, 23, 59, tzinfo=self.zone).astimezone(UTC)
 
     def local_input(self, value: str) -> datetime:
         """A `datetime-local` value, read in the town's zone."""
-        return datetime.fromisoformat(value).replace(tzinfo=self.zone)
+        return datetime.fromisoformat(value).replace(tzinfo=self.zone).astimezone(UTC)
 
     # -- answers ------------------------------------------------------------------------------
 
-    def render(self, template: str, status: int = 200, **context: Any) -> HTMLResponse:
+    def render(self, template: str, status: int = 200, **context: Any) -> Response:
         """The page from `template`, with the helpers every template uses."""
         body = ENV.get_template(template).render(
             page=self,
@@ -192,7 +194,8 @@ class Page:
             when=self.when,
             day=self.day,
             path=self.request.url.path,
-            here=str(self.request.url.path) + (f"?{self.request.url.query}" if self.request.url.query else ""),
+            here=str(self.request.url.path)
+            + (f"?{self.request.url.query}" if self.request.url.query else ""),
             Role=Role,
             **context,
         )
@@ -271,7 +274,9 @@ PageDep = Annotated[Page, Depends(page)]
 FormDep = Annotated[FormData, Depends(posted)]
 
 
-def fields(form: FormData, model: type[BaseModel], *, lists: Mapping[str, str] | None = None) -> dict[str, Any]:
+def fields(
+    form: FormData, model: type[BaseModel], *, lists: Mapping[str, str] | None = None
+) -> dict[str, Any]:
     """The form's values for `model`: blanks left out, `lists` fields split by lines or repeated."""
     data: dict[str, Any] = {}
     for name in model.model_fields:
@@ -290,6 +295,15 @@ def fields(form: FormData, model: type[BaseModel], *, lists: Mapping[str, str] |
     return data
 
 
+def refill(form: FormData) -> dict[str, str]:
+    """What was typed, to put back into a refused form: never the CSRF token, a password, or
+    a value too long to have been accepted (a 5 MB text is not sent back)."""
+    return {
+        k: v for k, v in form.items()
+        if isinstance(v, str) and not k.startswith("_") and k != "password" and len(v) <= MAX_TEXT
+    }  # fmt: skip
+
+
 def problem(page: Page, error: ValidationError) -> str:
     """A validation error in a clerk's words, naming the fields (never echoing the values)."""
     parts = []
@@ -297,10 +311,6 @@ def problem(page: Page, error: ValidationError) -> str:
         where = ".".join(str(p) for p in item.get("loc", ()) if not isinstance(p, int)) or "form"
         parts.append(f"{page.t.label('field', where)}: {page.t(str(item.get('msg', '')))}")
     return "; ".join(parts)
-
-
-def error_status(error: CaselineError) -> int:
-    return status_for(error)
 
 
 def _bare_page(request: Request) -> Page:
@@ -326,19 +336,21 @@ class PageRoute(APIRoute):
             started = time.perf_counter()
             try:
                 response = await handler(request)
-            except SignInRequired:
+            except SignInRequiredError:
                 target = quote(str(request.url.path) + (f"?{request.url.query}" if request.url.query else ""))
                 response = _bare_page(request).redirect(f"/sign-in?next={target}")
             except PageError as error:
                 response = error_page(request, error.status, error.message)
             except CaselineError as error:
-                response = error_page(request, error_status(error), error.message)
+                response = error_page(request, status_for(error), error.message)
             except HTTPException as error:
                 detail = error.detail
                 message = detail.get("message") if isinstance(detail, dict) else str(detail)
                 response = error_page(request, error.status_code, str(message))
             except RequestValidationError:
-                response = error_page(request, 422, _bare_page(request).t("The address has a value this page cannot read."))
+                response = error_page(
+                    request, 422, _bare_page(request).t("The address has a value this page cannot read.")
+                )
             elapsed = (time.perf_counter() - started) * 1000
             response.headers["Server-Timing"] = f"page;dur={elapsed:.1f}"
             return response
@@ -352,7 +364,3 @@ def idempotency_key(form: FormData, suffix: str = "") -> str | None:
     if not isinstance(key, str) or not key.strip():
         return None
     return key.strip()[:100] + suffix
-
-
-def horizon_days(days: int) -> timedelta:
-    return timedelta(days=days)

@@ -54,8 +54,8 @@ CREATE TABLE IF NOT EXISTS {open311_requests} (
     issue_id TEXT,
     address TEXT,
     address_id TEXT,
-    latitude REAL,
-    longitude REAL,
+    latitude DOUBLE PRECISION,
+    longitude DOUBLE PRECISION,
     media_url TEXT
 )"""
 

@@ -36,6 +36,7 @@ from api.settings import GridBox, Settings
 from domain.rules import Actor, Area, Kind, Role
 from projections import queries
 from projections.open311 import token_for
+from tests.conftest import POSTGRES_URL
 from tests.e2e.conftest import START, LiveServer, serve
 
 V2 = "/open311/v2"
@@ -1044,3 +1045,38 @@ def test_the_open311_view_equals_its_rebuild_from_zero(
     assert live["open311_issues"]
     projector.rebuild(["open311"])
     assert rows() == live
+
+
+@pytest.mark.postgres
+def test_the_same_story_on_postgresql(tmp_path: Path, postgres_schema: str) -> None:
+    """Views in PostgreSQL: the SQL, the types (coordinates keep their digits) and the status filter."""
+    settings = Settings(
+        data_dir=tmp_path / "var", database_url=POSTGRES_URL, database_schema=postgres_schema,
+        open311_grids=[GRID],
+    )  # fmt: skip
+    with serve(settings) as live, live.client() as http:
+        key = live.api_key("pg-app")
+        request_id = submit(http, key, lat="30.7512345", long="120.7554321", description="长椅")
+        token = submit(http, None, service_code="dispute-culture", address_string="Flat 1")
+        assert live.services.workflow.get_opinion(UUID(request_id)).unit == "grid 4"
+        workflow = live.services.workflow
+        issue = workflow.open_issue(
+            OFFICER, title="Bench", area="livelihood", level="grid", horizon="immediate",
+            opinion_ids=[UUID(request_id)],
+        ).id  # fmt: skip
+        workflow.assign_leader(
+            OFFICER, issue, leader="Zhao", department="Parks office", goals=["g"], measures=["m"],
+            deadline=START + timedelta(days=7),
+        )  # fmt: skip
+        workflow.report_progress(OFFICER, issue, note="Slats ordered.")
+        workflow.disclose(OFFICER, issue, fields=["department", "progress"], where="register")
+        workflow.report_resolution(OFFICER, issue, summary="Done.")
+        workflow.close_fixed_at_once(OFFICER, issue, note="Repaired.")
+        live.settle()
+        for fmt in FORMATS:
+            shown = one(http, request_id, fmt)
+            assert (shown["lat"], shown["long"]) == ("30.7512345", "120.7554321")
+            assert (shown["status"], shown["status_notes"]) == ("closed", "Slats ordered.")
+            _, closed = get(http, "requests", fmt, status="closed")
+            assert [r["service_request_id"] for r in closed] == [request_id]
+            assert get(http, f"tokens/{token}", fmt)[1] == [{"service_request_id": None, "token": token}]

@@ -515,6 +515,10 @@ class Issue(CaselineAggregate):
             "deadline": self.deadline.isoformat() if self.deadline else None,
             "goals": "; ".join(self.goals) or None,
             "measures": "; ".join(self.measures) or None,
+            # A fixed phrase, never the free-text reason a supervisor typed when reopening.
+            "outcome": "reopened after evaluation"
+            if self.rounds and self.stage == Stage.IN_PROGRESS
+            else None,
         }.get(name, getattr(self, name, None))
         return None if value is None else str(value)
 

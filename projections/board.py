@@ -47,7 +47,10 @@ INDEXES = [
     "CREATE INDEX IF NOT EXISTS ix_board_level ON {board} (level, stage)",
     "CREATE INDEX IF NOT EXISTS ix_board_leader ON {board} (leader, stage)",
     "CREATE INDEX IF NOT EXISTS ix_board_department ON {board} (department, stage)",
-    "CREATE INDEX IF NOT EXISTS ix_board_updated ON {board} (updated_at)",
+    "CREATE INDEX IF NOT EXISTS ix_board_updated ON {board} (updated_at, number)",
+    # The board's sort orders, so a page is read in index order instead of sorting every match.
+    "CREATE INDEX IF NOT EXISTS ix_board_by_deadline ON {board} ((deadline IS NULL), deadline, number)",
+    "CREATE INDEX IF NOT EXISTS ix_board_opened ON {board} (opened_at, number)",
 ]
 
 

@@ -122,7 +122,8 @@ def board(
 def overdue_items(db: ViewDB, *, now: datetime, limit: int = 1000) -> list[dict[str, Any]]:
     """The overdue index for the scheduler: items being worked on whose deadline has passed,
     oldest deadline first, skipping items already with the standing committee for that deadline.
-    Uses a partial index on the deadline, so the cost follows the overdue items, not the board."""
+    Reads the (stage, deadline) index range of items past their deadline, so the cost follows the
+    overdue items, not the board (bench/scan.py)."""
     with db.read() as tx:
         rows = tx.fetchall(
             "SELECT issue_id, number, level, deadline FROM board "

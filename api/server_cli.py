@@ -38,7 +38,9 @@ def register(app: typer.Typer) -> None:
         if workers > 1 and not settings.uses_postgres:
             typer.echo("error: several workers need PostgreSQL (CASELINE_DATABASE_URL)", err=True)
             raise typer.Exit(2)
-        typer.echo(f"Caseline on http://{host}:{port}/  (API docs: http://{host}:{port}/docs)")
+        url = f"http://{host}:{port}"
+        typer.echo(f"Caseline on {url}/  (sign in: {url}/sign-in; public register: {url}/register)")
+        typer.echo(f"API docs: {url}/docs")
         uvicorn.run(
             "api.app:create_app", factory=True, host=host, port=port, workers=workers, log_level="info"
         )

@@ -81,7 +81,7 @@ def charts(page: Page, data: dict[str, list[dict[str, Any]]]) -> dict[str, Chart
     for r in data["satisfaction"]:
         area = t.label("area", r["area"])
         tone = "good" if r["meets_target"] else "bad"
-        rates.append((area, [bar(area, t("Rate"), r["rate"] * 100, tone, f"{r['rate']:.0%}")]))
+        rates.append((area, [bar(area, t("Rate"), r["rate"] * 100, tone, f"{r['rate']:.1%}")]))
     satisfaction = bar_chart(
         "chart-satisfaction",
         t("Satisfaction per area"),

@@ -53,7 +53,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import Response
+from fastapi.responses import JSONResponse, Response
 from fastapi.routing import APIRoute
 from pydantic import BaseModel, ConfigDict
 from starlette.concurrency import run_in_threadpool
@@ -406,8 +406,8 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
-class Open311Response(Response):
-    media_type = "application/json"
+class Open311Response(JSONResponse):
+    """Only names the default media type in the OpenAPI document; answers are built by `render`."""
 
 
 router = APIRouter(
@@ -643,7 +643,10 @@ def _answers(service: Service, form: Form) -> list[tuple[Attribute, str]]:
 def _media_url(value: str | None) -> str | None:
     if value is None:
         return None
-    parts = urlsplit(value)
+    try:
+        parts = urlsplit(value)
+    except ValueError:  # e.g. an unbalanced [ in the host
+        raise Open311Error(400, "media_url must be an http or https URL.") from None
     if parts.scheme.lower() not in ("http", "https") or not parts.netloc or " " in value:
         raise Open311Error(400, "media_url must be an http or https URL.")
     return value
@@ -681,7 +684,8 @@ def _submission(form: Form) -> Submission:
     address_id = form.one("address_id", limit=100)
     if latitude is None and address is None and address_id is None:
         raise Open311Error(400, "A location is required: lat and long, address_string or address_id.")
-    first, last = form.one("first_name", limit=MAX_NAME), form.one("last_name", limit=MAX_NAME)
+    # Each at most MAX_NAME - 1, so "first last" fits the contact's name.
+    first, last = form.one("first_name", limit=MAX_NAME - 1), form.one("last_name", limit=MAX_NAME - 1)
     email, phone = form.one("email", limit=2 * MAX_NAME), form.one("phone", limit=40)
     if email is not None and "@" not in email:
         raise Open311Error(400, "email must be an email address.")
@@ -772,26 +776,36 @@ def _submit(svc: Services, fmt: Fmt, form: Form, client: str, key: str | None) -
     return render(fmt, "service_requests", [answer], 201)
 
 
+LINE = r"^[^\x00-\x1f\x7f]*$"
+TEXT = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$"
+SOMETHING = r"[^\x00-\x20\x7f]"
+
+
+def _line(limit: int, description: str | None = None, pattern: str = LINE) -> dict[str, Any]:
+    field: dict[str, Any] = {"type": "string", "maxLength": limit, "pattern": pattern}
+    return field | ({"description": description} if description else {})
+
+
 POST_FIELDS: dict[str, dict[str, Any]] = {
-    "api_key": {
-        "type": "string",
-        "maxLength": 200,
-        "description": "Required unless anonymous requests are on.",
-    },
-    "jurisdiction_id": {"type": "string", "maxLength": 200},
-    "service_code": {"type": "string", "maxLength": 100, "description": "From the service list."},
+    "api_key": _line(200, "Required unless anonymous requests are on."),
+    "jurisdiction_id": _line(200),
+    "service_code": _line(100, "From the service list.", r"^\s*[a-z]+-[a-z]+\s*$"),
     "lat": {"type": "number", "minimum": -90, "maximum": 90},
     "long": {"type": "number", "minimum": -180, "maximum": 180},
-    "address_string": {"type": "string", "maxLength": 2 * MAX_NAME},
-    "address_id": {"type": "string", "maxLength": 100},
-    "email": {"type": "string", "maxLength": 2 * MAX_NAME},
-    "device_id": {"type": "string", "maxLength": 200},
-    "account_id": {"type": "string", "maxLength": 200},
-    "first_name": {"type": "string", "maxLength": MAX_NAME},
-    "last_name": {"type": "string", "maxLength": MAX_NAME},
-    "phone": {"type": "string", "maxLength": 40},
-    "description": {"type": "string", "maxLength": MAX_TEXT},
-    "media_url": {"type": "string", "maxLength": 2000, "description": "An http or https URL."},
+    "address_string": _line(2 * MAX_NAME),
+    "address_id": _line(100),
+    "email": _line(2 * MAX_NAME, "An email address.", r"^\s*$|^[^\x00-\x1f\x7f]*@[^\x00-\x1f\x7f]*$"),
+    "device_id": _line(200),
+    "account_id": _line(200),
+    "first_name": _line(MAX_NAME - 1),
+    "last_name": _line(MAX_NAME - 1),
+    "phone": _line(40),
+    "description": _line(MAX_TEXT, "Free text; line breaks allowed.", TEXT),
+    "media_url": _line(
+        2000,
+        "An http or https URL.",
+        r"^\s*$|^\s*[Hh][Tt][Tt][Pp][Ss]?://[^\x00-\x20\x7f/?#\[\]]+[^\x00-\x20\x7f]*\s*$",
+    ),
 }
 POST_BODY = {
     "requestBody": {
@@ -802,6 +816,16 @@ POST_BODY = {
                     "type": "object",
                     "properties": POST_FIELDS,
                     "required": ["service_code"],
+                    "additionalProperties": {"type": "string"},
+                    "dependentRequired": {"lat": ["long"], "long": ["lat"]},
+                    "anyOf": [
+                        {"required": ["lat", "long"]},
+                        {
+                            "required": ["address_string"],
+                            "properties": {"address_string": {"pattern": SOMETHING}},
+                        },
+                        {"required": ["address_id"], "properties": {"address_id": {"pattern": SOMETHING}}},
+                    ],
                     "description": "Plus attribute[code]=value (attribute[code][]=value for lists); "
                     "a location is required: lat and long, address_string or address_id.",
                 }
@@ -1011,7 +1035,26 @@ def from_token(
     return render(fmt, "service_requests", [{"service_request_id": found, "token": wanted}])
 
 
-@router.api_route("/{rest:path}", methods=["GET", "POST"], include_in_schema=False)
-def unknown(rest: str) -> Response:
-    """Everything else under /open311/v2/: the spec's 404."""
+OTHER_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "HEAD"]
+
+
+@router.api_route("/{rest:path}", methods=OTHER_METHODS, include_in_schema=False)
+def unknown(rest: str, request: Request) -> Response:
+    """Everything else under /open311/v2/: 405 naming the allowed methods, or the spec's 404.
+
+    (Starlette would answer a method another route of the path lacks with that one route's
+    methods only; GET and POST of `requests.{fmt}` are two routes.)"""
+    allowed = sorted(
+        {
+            method
+            for route in router.routes
+            if isinstance(route, APIRoute) and route.endpoint is not unknown
+            and route.path_regex.match(request.url.path)
+            for method in route.methods or ()
+        }
+    )  # fmt: skip
+    if allowed:
+        response = error_response(request, 405, f"Use {', '.join(allowed)} here.")
+        response.headers["Allow"] = ", ".join(allowed)
+        return response
     raise Open311Error(404, f"There is no Open311 resource {rest[:80]!r}; see discovery.json.")

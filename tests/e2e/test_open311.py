@@ -204,6 +204,17 @@ def test_xml_answers_are_declared_utf8_documents_with_the_spec_root(
     assert b"xmlns" not in response.content  # schemaless, no namespace (the spec's XML Support)
 
 
+def test_a_method_a_resource_lacks_is_405_naming_every_method_it_has(http: httpx.Client) -> None:
+    response = http.request("OPTIONS", f"{V2}/requests.json")
+    assert response.status_code == 405
+    assert response.headers["allow"] == "GET, POST"
+    error_of(405, read(response, "json"))
+    response = http.delete(f"{V2}/services.xml")
+    assert response.status_code == 405
+    assert response.headers["allow"] == "GET"
+    error_of(405, read(response, "xml"))
+
+
 def test_unknown_format_and_unknown_resources_answer_spec_errors(http: httpx.Client) -> None:
     response = http.get(f"{V2}/services.yaml")
     assert response.status_code == 400
@@ -498,6 +509,8 @@ def test_a_missing_or_broken_location_is_400(
     [
         ({"description": "x" * 4001}, "at most 4000"),
         ({"media_url": "javascript:alert(1)"}, "media_url"),
+        ({"media_url": "http://[oops/photo.jpg"}, "media_url"),
+        ({"first_name": "M" * 120, "last_name": "W"}, "first_name is too long"),
         ({"email": "not an address"}, "email"),
         ({"first_name": "Mei\x00"}, "control characters"),
         ({"service_code": ["opinion-culture", "opinion-culture"]}, "once"),

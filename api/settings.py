@@ -106,6 +106,9 @@ class Settings(BaseSettings):
     )
 
     # -- the scheduler: service levels, reminders, recurring duties, e-mail (docs/configuration.md)
+    run_scheduler: bool = Field(
+        True, description="`caseline serve` runs the scheduler in a thread (scheduler.cli.start_in_process)."
+    )
     service_days_grid: int = Field(7, ge=1, le=3650, description="Days an item has at grid level.")
     service_days_village: int = Field(15, ge=1, le=3650, description="Days an item has at village level.")
     service_days_town: int = Field(30, ge=1, le=3650, description="Days an item has at town level.")

@@ -35,13 +35,17 @@ KILL_AFTER = 15
 
 
 def _scheduler_process(
-    settings: dict[str, Any], now: Any, index: int, start: Any, offered: Any, answers: Any
+    settings: dict[str, Any], now: Any, index: int, setup: Any, start: Any, offered: Any, answers: Any
 ) -> None:
     """Child: one scheduler that runs the escalation job once, counting the items it offers."""
     try:
         clock = FakeClock(now)
-        workflow = build_workflow(Settings(**settings), clock=clock)
-        projector = build_projector(Settings(**settings))
+        # One child at a time connects: on PostgreSQL, the library's table creation fails now and
+        # then when processes start at the same instant ("tuple concurrently updated"); the race
+        # this test is about starts at the barrier below.
+        with setup:
+            workflow = build_workflow(Settings(**settings), clock=clock)
+            projector = build_projector(Settings(**settings))
         escalate = workflow.escalate_if_overdue
 
         def counted(ref: Any, **kwargs: Any) -> Any:
@@ -76,13 +80,14 @@ def test_escalates_every_item_once_when_schedulers_race_and_one_is_killed_mid_ru
     ready.db.close()
     ready.log.close()
     spawn = multiprocessing.get_context("spawn")
+    setup = spawn.Lock()
     start = spawn.Barrier(PROCESSES)
     offered = spawn.Array("i", PROCESSES)
     answers = spawn.Queue()
     processes = [
         spawn.Process(
             target=_scheduler_process,
-            args=(settings.model_dump(), clock.now(), index, start, offered, answers),
+            args=(settings.model_dump(), clock.now(), index, setup, start, offered, answers),
             name=f"caseline-scheduler-{index}",
         )
         for index in range(PROCESSES)

@@ -286,7 +286,7 @@ def issue_page(page: Page, ref: str, status: int = 200, **context: Any) -> Respo
         opinions=opinions_of(page, issue),
         actions=actions,
         names={a.name for a in actions},
-        answer_opinions=who.role in STAFF and issue.stage != Stage.CLOSED,
+        answer_opinions=who.role in STAFF,  # the outcome is fed back after closing too
         disclosable=DISCLOSABLE_FIELDS,
         verdicts=list(Verdict),
         rate=issue.satisfaction() if issue.evaluations else None,

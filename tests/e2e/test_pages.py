@@ -303,7 +303,7 @@ def test_an_officer_advances_an_item_from_assignment_to_resolution_through_forms
     page = officer.get(answer.headers["location"]).text
     assert pages_world.stage("lane") == Stage.RESOLVED
     assert "Six lights installed" in page
-    assert {"progress", "resolution"}.isdisjoint(_forms(page)), "no more progress once resolved"
+    assert _forms(page) == {"inspections", "hand-over", "disclosures"}, "what an officer may do once resolved"
 
     refused = officer.post(f"/issues/{lane}/do/progress", {"note": "one more", "_key": "k3"})
     assert refused.status_code == 409
@@ -438,6 +438,7 @@ def test_an_evaluation_meeting_closes_one_item_and_reopens_another(
         assert concluded.status_code == 303, _alert(concluded.text)
     assert pages_world.stage("pass") == Stage.CLOSED
     assert pages_world.stage("fail") == Stage.IN_PROGRESS
+    assert _forms(supervisor.get(f"/issues/{pages_world.items['pass']}").text) == {"reopen"}
     timeline = supervisor.get(f"/issues/{pages_world.items['pass']}").text
     assert "at the Evaluation meeting of village, 2026-03-03" in timeline
 

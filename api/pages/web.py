@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import logging
 import secrets
 import time
 from collections.abc import Callable, Coroutine, Mapping
@@ -54,7 +53,6 @@ CSRF_COOKIE = "caseline_csrf"
 LANG_COOKIE = "lang"
 CSRF_FIELD = "_csrf"
 KEY_FIELD = "_key"
-log = logging.getLogger("caseline.pages")
 
 ENV = Environment(
     loader=FileSystemLoader(HERE / "templates"),
@@ -131,9 +129,6 @@ class Page:
         if self.who.role not in roles:
             raise PageError(404, self.t("There is no such page for your role."))
         return self.who
-
-    def is_(self, *roles: Role) -> bool:
-        return self.signed_in and self.who.role in roles
 
     # -- CSRF ---------------------------------------------------------------------------------
 

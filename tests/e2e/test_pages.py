@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ast
 import re
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
@@ -20,6 +21,7 @@ import pytest
 from api.pages import dashboards, issue, meetings
 from api.pages.catalogue_zh import LABELS_ZH, MESSAGES_ZH
 from api.pages.i18n import LABELS_EN, negotiate
+from api.security import issue_token
 from domain.rules import Stage
 from tests.e2e.pages_fixtures import (  # noqa: F401 -- fixtures
     CANARIES,
@@ -505,3 +507,31 @@ def test_dashboards_draw_accessible_charts_and_download_each_table(signed_in: di
 def test_pages_report_their_server_time(signed_in: dict[str, Browser]) -> None:
     timing = signed_in["supervisor"].get("/board").headers["server-timing"]
     assert re.fullmatch(r"page;dur=\d+(\.\d+)?", timing)
+
+
+def test_an_ageing_session_is_renewed_and_a_bad_one_is_dropped(
+    pages_world: PagesWorld, browser: Browser
+) -> None:
+    services = pages_world.server.services
+    minutes = services.settings.token_minutes
+    ageing = issue_token(
+        "sup-chen",
+        secret=services.secret,
+        minutes=minutes,
+        now=datetime.now(tz=UTC) - timedelta(minutes=minutes * 0.75),
+    )
+    browser.http.cookies.set("caseline_session", ageing)
+    answer = browser.get("/board")
+    assert answer.status_code == 200
+    renewed = [
+        v for k, v in answer.headers.multi_items() if k == "set-cookie" and v.startswith("caseline_session=")
+    ]
+    assert len(renewed) == 1
+    assert ageing not in renewed[0]
+    browser.http.cookies.clear()
+    browser.http.cookies.set("caseline_session", "not-a-token")
+    dropped = browser.get("/board")
+    assert dropped.status_code == 303
+    assert any(
+        v.startswith('caseline_session=""') for k, v in dropped.headers.multi_items() if k == "set-cookie"
+    )

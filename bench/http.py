@@ -1,0 +1,260 @@
+"""Commands per second through HTTP, beside the service layer measured in the same run.
+
+- HTTP: `uvicorn api.app:create_app --factory` in a subprocess on 127.0.0.1 (one worker, the
+  projector thread running, as `caseline serve` does), over an SQLite data folder; a load
+  generator in another process (asyncio + one `httpx.AsyncClient`, 16 concurrent clients) sends
+  `POST /api/issues/{ref}/progress` with a supervisor's bearer token, client k on issue k mod
+  `--issues`. Every answer must be a 200: anything else stops the run.
+- service layer: the same command, `Workflow.report_progress`, called directly in this process
+  on a fresh SQLite store (`build_workflow(Settings(data_dir=...))`), one caller, round-robin over
+  the same number of issues. All it leaves out is HTTP: parsing, the JSON schema, the token,
+  loading the caller's account, the reach check, the answer.
+
+Each repetition runs both phases with the same number of commands on fresh issues (two events
+old: opened and assigned), service layer first; the ratio is taken within a repetition and the
+median reported. Latencies are per request as the load generator saw them, pooled over the
+repetitions. Absolute rates depend on the machine and its neighbours; the ratio holds up better.
+
+Run: `.venv/bin/python bench/http.py` (under a minute; no repetition starts that would end
+after `--budget` seconds) or `--quick` for a smoke run of a few seconds whose figures mean
+nothing. `--clients 1` shows the latency of one request alone; `--no-projector` serves without
+the projector thread, to see its share.
+
+A note on p99: the load is closed-loop (each client sends its next command when the previous
+is answered), so with 16 clients and the server saturated, latency is about 16 / throughput
+(Little's law): p99 <= 50 ms needs well over 320 cmd/s through HTTP.
+"""
+
+# ruff: noqa: E402
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+# This script shares its name with the standard library's `http` package, and Python puts the
+# script's folder first on sys.path: without this, `import httpx` would find bench/http.py.
+_HERE = Path(__file__).resolve().parent
+sys.path[:] = [entry for entry in sys.path if Path(entry or ".").resolve() != _HERE]
+
+import argparse
+import asyncio
+import multiprocessing
+import os
+import shutil
+import socket
+import statistics
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+
+from api.accounts import CredentialStore
+from api.security import issue_token
+from api.settings import Settings
+from api.storage import build_workflow
+from domain.rules import Actor, Role
+from domain.workflow import Workflow
+
+TARGET_RATIO = 0.50
+TARGET_P99_MS = 50.0
+CLIENTS = 16
+SECRET = "bench-only-signing-key-" + "x" * 24
+SUPERVISOR = "bench-supervisor"
+SETUP = Actor("bench-admin", role=Role.ADMIN)
+CALLER = Actor(SUPERVISOR, role=Role.SUPERVISOR)
+NOTE = "Crew on site; drainage half done."
+
+
+def open_issues(workflow: Workflow, count: int) -> list[str]:
+    """Issues under way (opened and assigned), as numbers such as 2026-0001."""
+    deadline = datetime.now(tz=UTC) + timedelta(days=90)
+    numbers = []
+    for i in range(count):
+        opened = workflow.open_issue(
+            CALLER, title=f"Drain {i} blocked", area="livelihood", level="grid", horizon="near"
+        )
+        assert opened.number is not None
+        workflow.assign_leader(
+            CALLER, opened.number, leader="Wang Fang", department="roads", goals=["Clear the drain"],
+            measures=["Dig"], deadline=deadline,
+        )  # fmt: skip
+        numbers.append(opened.number)
+    return numbers
+
+
+def service_layer(folder: Path, issues: int, commands: int) -> float:
+    """`report_progress` called directly on a fresh SQLite store: commands per second."""
+    workflow = build_workflow(Settings(data_dir=folder))
+    try:
+        refs = [workflow.issue_id(number) for number in open_issues(workflow, issues)]
+        started = time.perf_counter()
+        for i in range(commands):
+            workflow.report_progress(CALLER, refs[i % issues], note=NOTE)
+        return commands / (time.perf_counter() - started)
+    finally:
+        workflow.close()
+
+
+# -- the server and the load generator ----------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def start_server(folder: Path, port: int, *, projector: bool) -> subprocess.Popen[bytes]:
+    env = os.environ | {"CASELINE_DATA_DIR": str(folder), "CASELINE_JWT_SECRET": SECRET}
+    env["CASELINE_RUN_PROJECTOR"] = "true" if projector else "false"
+    command = [
+        sys.executable, "-m", "uvicorn", "api.app:create_app", "--factory", "--host", "127.0.0.1",
+        "--port", str(port), "--log-level", "warning", "--no-access-log",
+    ]  # fmt: skip
+    server = subprocess.Popen(command, env=env, cwd=Path(__file__).resolve().parent.parent)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise RuntimeError(f"uvicorn exited with {server.returncode}")
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/api/health", timeout=1).status_code == 200:
+                return server
+        except httpx.TransportError:
+            time.sleep(0.1)
+    server.terminate()
+    raise RuntimeError("uvicorn did not answer within 30 s")
+
+
+@dataclass(frozen=True)
+class Load:
+    """What one load-generator run did: how many, how long, each latency, any failures."""
+
+    commands: int
+    seconds: float
+    latencies_ms: list[float]
+    failures: list[str]
+
+
+async def _drive(base_url: str, token: str, refs: list[str], commands: int, clients: int) -> Load:
+    headers = {"Authorization": f"Bearer {token}"}
+    latencies: list[float] = []
+    failures: list[str] = []
+    remaining = commands
+    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+    async with httpx.AsyncClient(base_url=base_url, headers=headers, limits=limits, timeout=30) as http:
+
+        async def client(k: int) -> None:
+            nonlocal remaining
+            path = f"/api/issues/{refs[k % len(refs)]}/progress"
+            while remaining > 0 and not failures:
+                remaining -= 1
+                sent = time.perf_counter()
+                answer = await http.post(path, json={"note": NOTE})
+                latencies.append((time.perf_counter() - sent) * 1000)
+                if answer.status_code != 200:
+                    failures.append(f"{answer.status_code} {answer.text[:200]}")
+
+        started = time.perf_counter()
+        await asyncio.gather(*(client(k) for k in range(clients)))
+        seconds = time.perf_counter() - started
+    return Load(len(latencies), seconds, latencies, failures)
+
+
+def generate(base_url: str, token: str, refs: list[str], commands: int, clients: int, results: Any) -> None:
+    """The load generator's process: drive the server, then hand the figures back."""
+    results.put(asyncio.run(_drive(base_url, token, refs, commands, clients)))
+
+
+def through_http(base_url: str, token: str, refs: list[str], commands: int, clients: int) -> Load:
+    context = multiprocessing.get_context("spawn")
+    results = context.Queue()
+    process = context.Process(target=generate, args=(base_url, token, refs, commands, clients, results))
+    process.start()
+    load: Load = results.get(timeout=600)
+    process.join(timeout=30)
+    if load.failures:
+        raise SystemExit(f"the server refused commands: {load.failures[:3]}")
+    return load
+
+
+def percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="Commands per second through HTTP beside the service layer.")
+    parser.add_argument("--quick", action="store_true", help="a smoke run of a few seconds")
+    parser.add_argument("--repetitions", type=int, default=3)
+    parser.add_argument("--issues", type=int, default=16, help="issues the commands spread over")
+    parser.add_argument("--commands", type=int, default=1000, help="commands per phase and repetition")
+    parser.add_argument(
+        "--budget", type=float, default=35.0, help="no repetition starts that would end after this many s"
+    )
+    parser.add_argument("--clients", type=int, default=CLIENTS, help="concurrent HTTP clients")
+    parser.add_argument(
+        "--no-projector", action="store_true", help="serve without the projector thread (to see its share)"
+    )
+    args = parser.parse_args()
+    if args.quick:
+        args.repetitions, args.issues, args.commands, args.budget = 1, 4, 100, 5.0
+
+    root = Path(tempfile.mkdtemp(prefix="caseline-http-bench-"))
+    served = root / "served"
+    settings = Settings(data_dir=served, jwt_secret=SECRET)
+    workflow = build_workflow(settings)
+    credentials = CredentialStore(settings)
+    try:
+        workflow.open_account(SETUP, name=SUPERVISOR, role="supervisor")
+        warm_up = open_issues(workflow, args.issues)
+        batches = [open_issues(workflow, args.issues) for _ in range(args.repetitions)]
+    finally:
+        workflow.close()
+        credentials.close()
+    token = issue_token(SUPERVISOR, secret=SECRET, minutes=60)
+    port = free_port()
+    base_url = f"http://127.0.0.1:{port}"
+    server = start_server(served, port, projector=not args.no_projector)
+    try:
+        through_http(base_url, token, warm_up, min(200, args.commands), args.clients)
+        deadline = time.monotonic() + args.budget
+        ratios, http_rates, service_rates, latencies = [], [], [], []
+        last = 0.0
+        for repetition, refs in enumerate(batches):
+            if repetition and time.monotonic() + last > deadline:
+                break  # the next repetition would end past the budget
+            began = time.monotonic()
+            service = service_layer(root / f"service-{repetition}", args.issues, args.commands)
+            load = through_http(base_url, token, refs, args.commands, args.clients)
+            rate = load.commands / load.seconds
+            service_rates.append(service)
+            http_rates.append(rate)
+            ratios.append(rate / service)
+            latencies += load.latencies_ms
+            last = time.monotonic() - began
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+        shutil.rmtree(root, ignore_errors=True)
+
+    http_rate, service_rate = statistics.median(http_rates), statistics.median(service_rates)
+    p50, p99 = percentile(latencies, 0.50), percentile(latencies, 0.99)
+    print(
+        f"HTTP: {http_rate:.0f} cmd/s, p50 {p50:.1f} ms, p99 {p99:.1f} ms; "
+        f"service layer: {service_rate:.0f} cmd/s; ratio {statistics.median(ratios):.2f} "
+        f"(target >= {TARGET_RATIO:.2f}; p99 target <= {TARGET_P99_MS:.0f} ms)"
+    )
+    shown = ", ".join(f"{r:.2f}" for r in ratios)
+    print(
+        f"  {len(ratios)} repetitions of {args.commands} commands on {args.issues} issues, "
+        f"{args.clients} clients{', no projector' if args.no_projector else ''}; ratios {shown}"
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -516,7 +516,16 @@ def service_definition(
 
 _ATTRIBUTE_KEY = re.compile(r"attribute\[([A-Za-z0-9_.-]{1,64})\](\[\])?\Z")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-_W3C = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}:\d{2})\Z")
+# W3C date-time with a zone, written out so the OpenAPI pattern and the check agree on every
+# calendar field (only 29 February of common years gets past it, to be refused by the parser).
+W3C_DATETIME = (
+    r"(000[1-9]|00[1-9][0-9]|0[1-9][0-9]{2}|[1-9][0-9]{3})-"
+    r"((0[13578]|1[02])-(0[1-9]|[12][0-9]|3[01])|(0[469]|11)-(0[1-9]|[12][0-9]|30)|02-(0[1-9]|[12][0-9]))"
+    r"T([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9](\.[0-9]{1,6})?)?(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9])"
+)
+EARLIEST = datetime(1000, 1, 1, tzinfo=UTC)
+LATEST = datetime(9000, 1, 1, tzinfo=UTC)
+_W3C = re.compile(W3C_DATETIME + r"\Z")
 
 
 class Form:
@@ -585,7 +594,7 @@ async def _read_form(request: Request) -> Form:
 
 def parse_w3c(value: str, name: str) -> datetime:
     """A W3C date-time with a time zone; a `+` that arrived as a space (unencoded) is put back."""
-    text = re.sub(r" (\d{2}:\d{2})\Z", r"+\1", value.strip())
+    text = re.sub(r" ([0-9]{2}:[0-9]{2})\Z", r"+\1", value.strip())
     if not _W3C.match(text):
         raise Open311Error(
             400, f"{name} must be a W3C date-time with a time zone, e.g. 2010-01-01T00:00:00Z."
@@ -629,7 +638,10 @@ def _answers(service: Service, form: Form) -> list[tuple[Attribute, str]]:
         elif attribute.datatype == "number":
             answers[code] = f"{_number(values[0], name, -1e9, 1e9):g}"
         elif attribute.datatype == "datetime":
-            answers[code] = w3c(parse_w3c(values[0], name)) or ""
+            moment = parse_w3c(values[0], name)
+            if not EARLIEST <= moment <= LATEST:
+                raise Open311Error(400, f"{name} must lie between the years 1000 and 9000.")
+            answers[code] = w3c(moment) or ""
         else:
             answers[code] = checked_text(
                 values[0], name, limit=attribute.limit, lines=attribute.datatype == "text"
@@ -916,6 +928,11 @@ def _canonical_id(value: str) -> str | None:
         return None
 
 
+def _within(moment: datetime) -> datetime:
+    """A search bound moved into years 1000-9000, so windows never overflow the calendar."""
+    return max(EARLIEST, min(LATEST, moment))
+
+
 def _filter(
     svc: Services,
     ids: str | None,
@@ -926,7 +943,7 @@ def _filter(
 ) -> view.RequestFilter:
     named = _split(ids)
     if named:  # "This overrides all other arguments."
-        if len(named) > MAX_IDS:
+        if (ids or "").count(",") >= MAX_IDS:
             raise Open311Error(400, f"Ask for at most {MAX_IDS} service_request_id at once.")
         canonical = tuple(c for c in (_canonical_id(v) for v in named) if c is not None)
         return view.RequestFilter(ids=canonical)
@@ -934,11 +951,11 @@ def _filter(
     unknown = [c for c in wanted_codes if c not in SERVICES]
     if unknown:
         raise Open311Error(400, f"service_code {unknown[0][:60]} is not a service code.")
-    statuses = [s.lower() for s in _split(status)]
+    statuses = _split(status)
     if any(s not in ("open", "closed") for s in statuses):
         raise Open311Error(400, "status must be open, closed, or both (comma delimited).")
-    start = parse_w3c(start_date, "start_date") if start_date and start_date.strip() else None
-    end = parse_w3c(end_date, "end_date") if end_date and end_date.strip() else None
+    start = _within(parse_w3c(start_date, "start_date")) if start_date and start_date.strip() else None
+    end = _within(parse_w3c(end_date, "end_date")) if end_date and end_date.strip() else None
     if start is not None and end is not None:
         if start > end:
             raise Open311Error(400, "start_date must not be after end_date.")
@@ -956,6 +973,21 @@ def _filter(
     )
 
 
+def _comma_list(item: str) -> str:
+    return rf"^\s*({item}\s*)?(,\s*({item}\s*)?)*$"
+
+
+IDS_PATTERN = rf"^[^,]*(,[^,]*){{0,{MAX_IDS - 1}}}$"
+CODES_PATTERN = _comma_list("(" + "|".join(SERVICES) + ")")
+STATUS_PATTERN = _comma_list("(open|closed)")
+DATE_PATTERN = r"^\s*(" + W3C_DATETIME.replace("[+-]", "[+ -]") + r")?\s*$"
+
+
+def _documented_query(limit: int, description: str, pattern: str) -> Any:
+    """A query string documented with its pattern; `_filter` checks it and says what is wrong."""
+    return Query(max_length=limit, description=description, json_schema_extra={"pattern": pattern})
+
+
 @router.get(
     "/requests.{fmt}",
     summary="Open311: service requests",
@@ -965,12 +997,13 @@ def list_requests(
     fmt: FmtPath,
     svc: ServicesDep,
     service_request_id: Annotated[
-        str | None, Query(max_length=8000, description="Comma delimited; overrides all other arguments.")
+        str | None,
+        _documented_query(8000, "Comma delimited, at most 200; overrides all other arguments.", IDS_PATTERN),
     ] = None,
-    service_code: Annotated[str | None, Query(max_length=4000, description="Comma delimited.")] = None,
-    start_date: Annotated[str | None, Query(max_length=40, description="W3C date-time with zone.")] = None,
-    end_date: Annotated[str | None, Query(max_length=40, description="W3C date-time with zone.")] = None,
-    status: Annotated[str | None, Query(max_length=40, description="open, closed, or both.")] = None,
+    service_code: Annotated[str | None, _documented_query(4000, "Comma delimited.", CODES_PATTERN)] = None,
+    start_date: Annotated[str | None, _documented_query(40, "W3C date-time with zone.", DATE_PATTERN)] = None,
+    end_date: Annotated[str | None, _documented_query(40, "W3C date-time with zone.", DATE_PATTERN)] = None,
+    status: Annotated[str | None, _documented_query(40, "open, closed, or both.", STATUS_PATTERN)] = None,
     jurisdiction_id: Jurisdiction = None,
     page: Annotated[int, Query(ge=1, le=100_000, description="Extension: which page.")] = 1,
     page_size: Annotated[

@@ -659,6 +659,8 @@ def test_service_code_and_status_filter_with_comma_lists(
     ("params", "message"),
     [
         ({"status": "pending"}, "status"),
+        ({"status": "OPEN"}, "status"),  # the spec's values, as written
+        ({"start_date": "2026-02-29T00:00:00Z"}, "not a valid date-time"),
         ({"service_code": "opinion-conduct,potholes"}, "potholes"),
         ({"start_date": "2026-01-01"}, "W3C"),
         ({"end_date": "2026-01-01T00:00:00"}, "time zone"),
@@ -720,6 +722,21 @@ def test_the_default_window_is_the_last_90_days_and_any_window_spans_at_most_90(
     newest_first = ids(start_date=w3c(START - timedelta(days=100)), end_date=w3c(START - timedelta(days=10)))
     assert newest_first.index(recent) < newest_first.index(old)
     assert one(http, old)["requested_datetime"] == w3c(START - timedelta(days=100))
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"start_date": "0001-01-01T00:00:00+05:00"},
+        {"end_date": "0001-01-01T00:00:00+05:00"},
+        {"start_date": "9999-12-31T23:59:59-05:00"},
+        {"start_date": "0001-01-01T00:00:00Z", "end_date": "0001-03-01T00:00:00Z"},
+    ],
+)
+def test_windows_at_the_ends_of_the_calendar_answer_an_empty_list(
+    http: httpx.Client, params: dict[str, str]
+) -> None:
+    assert get(http, "requests", "json", **params) == (200, [])
 
 
 def test_page_and_page_size_walk_the_list_without_overlap(

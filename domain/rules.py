@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import TypeVar
 
@@ -191,4 +191,4 @@ def future(deadline: datetime, now: datetime, *, field: str = "deadline") -> dat
         raise InvalidInputError(field, "must carry a time zone")
     if deadline <= now:
         raise DeadlineInPastError(deadline)
-    return deadline
+    return deadline.astimezone(UTC)  # one zone in the log, whatever zone the client wrote

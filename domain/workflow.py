@@ -547,7 +547,8 @@ class Workflow(Application[UUID]):
             detail = act(issue, now) or {}
             return Outcome(issue, [issue], number=issue.number, detail=detail)
 
-        args = {"issue": str(ref), **args}
+        # Fingerprint the item, not how it was named: a repeat by number or by id is the same request.
+        args = {"issue": str(self.issue_id(ref)), **args}
         return self._execute(command, key, args, body, actor=actor, what=f"Issue {str(ref)[:40]}")
 
     def merge_opinions(

@@ -4,10 +4,11 @@ Each run is `st run` (the command a person would type; the failure message repea
 a live server on 127.0.0.1 holding a small world: an item led by the officer's department,
 an opinion merged into it, a coordination request, a meeting. Path parameters name those
 objects, so requests reach the domain instead of stopping at 404; bodies, queries and headers
-are generated. Three callers: the public (a public account's API key), an officer (bearer
-token) and a supervisor (bearer token). All phases run (examples, coverage, fuzzing,
-stateful) with `--checks all`, deterministic generation (Hypothesis derandomised) and a few
-examples per operation, so the three runs stay within a few minutes.
+are generated. Under /api/ three callers: the public (a public account's API key), an officer
+(bearer token) and a supervisor (bearer token); under /open311/ an anonymous client. All
+phases run (examples, coverage, fuzzing, stateful) with `--checks all`, deterministic
+generation (Hypothesis derandomised) and a few examples per operation, so the four runs stay
+within a few minutes.
 
 One allowance, per operation and written out below: where the domain refuses a combination
 of fields that a JSON Schema cannot express (latitude without longitude, a replay at both a
@@ -141,15 +142,6 @@ def config(world: World) -> str:
     return "\n".join(lines) + "\n"
 
 
-OPEN311_DEFECTS = (
-    "api/open311.py, found by this run (not ours to fix): 200s of discovery and service definitions "
-    "are documented as a string schema (ST108); GET requests.json refuses an end_date the schema "
-    "allows (ST202, document the W3C pattern); OPTIONS on requests.{fmt} answers Allow: POST only "
-    "though GET is documented (ST205); POST requests without a location is a 400 the schema cannot "
-    "foresee (ST202, a cross-field rule). Remove this mark once fixed: xfail is strict."
-)
-
-
 @pytest.mark.parametrize(
     ("caller", "paths"),
     [
@@ -157,7 +149,8 @@ OPEN311_DEFECTS = (
         # Signing in ignores who is asking, and every attempt costs an argon2 hash: once is enough.
         ("officer", "^/api/(?!auth/token)"),
         ("supervisor", "^/api/(?!auth/token)"),
-        pytest.param("anonymous", "^/open311/", marks=pytest.mark.xfail(reason=OPEN311_DEFECTS, strict=True)),
+        # Open311 is open to everyone by the specification: no credentials.
+        ("anonymous", "^/open311/"),
     ],
 )
 def test_schemathesis_finds_nothing(world: World, caller: str, paths: str, tmp_path: Path) -> None:

@@ -68,7 +68,9 @@ class OpinionCreate(Strict):
     channel: Channel
     unit: Name
     text: Text
-    recorder: Name | None = None
+    recorder: Annotated[Name, Field(pattern=r"^(?!open311$)")] | None = Field(
+        None, description="Who recorded it (default: the caller); 'open311' is reserved for that channel."
+    )
     place: Place | None = None
     latitude: Latitude | None = None
     longitude: Longitude | None = None

@@ -93,6 +93,7 @@ class Projector:
         return dict(dispatch)
 
     def ensure_tables(self) -> None:
+        """Create the tables, and fill any view that is new to this database from the whole log."""
         with self.db.transaction() as tx:
             tx.execute(
                 f"CREATE TABLE IF NOT EXISTS {TRACKING} (name TEXT PRIMARY KEY, position INTEGER NOT NULL)"
@@ -103,6 +104,21 @@ class Projector:
             for view in self.views:
                 view.create_tables(tx, self.names[view.name])
                 view.create_indexes(tx, self.names[view.name])
+            known = {row[0] for row in tx.fetchall(f"SELECT name FROM {TRACKING} WHERE name LIKE 'view:%'")}
+            position = self._locked_position(tx)
+        # A view added after the log began would only see new events: fill it from the start first.
+        # Its marker is written after the rebuild, so a crash in between just rebuilds it again.
+        new = [view.name for view in self.views if f"view:{view.name}" not in known]
+        if new and position > 0:
+            self.rebuild(new)
+        if new:
+            with self.db.transaction() as tx:
+                for name in new:
+                    tx.execute(
+                        f"INSERT INTO {TRACKING} (name, position) VALUES (?, 0) "
+                        "ON CONFLICT (name) DO NOTHING",
+                        [f"view:{name}"],
+                    )
 
     # -- following the log --------------------------------------------------------------
 

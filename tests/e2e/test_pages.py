@@ -535,3 +535,20 @@ def test_an_ageing_session_is_renewed_and_a_bad_one_is_dropped(
     assert any(
         v.startswith('caseline_session=""') for k, v in dropped.headers.multi_items() if k == "set-cookie"
     )
+
+
+def test_every_staff_page_renders_in_chinese(pages_world: PagesWorld) -> None:
+    chinese = Browser(pages_world.server)
+    try:
+        chinese.get("/lang/zh")
+        chinese.sign_in("sup-chen")
+        meeting = _meeting(chinese, "analysis")
+        lane = pages_world.items["lane"]
+        for path in ("/board", f"/issues/{lane}", f"/issues/{lane}/replay?a=1&compare=1&b=3", "/intake",
+                     "/meetings", meeting, "/dashboards", "/register", "/submit"):  # fmt: skip
+            answer = chinese.get(path)
+            assert answer.status_code == 200, path
+            assert '<html lang="zh-Hans">' in answer.text
+            assert "退出" in answer.text, "the menu is in Chinese"
+    finally:
+        chinese.close()

@@ -75,29 +75,40 @@ def board(
 
 @router.get("/overdue", summary="The overdue index")
 def overdue(
-    svc: ServicesDep, who: Supervisor, limit: Annotated[int, Query(ge=1, le=5000)] = 500
+    svc: ServicesDep, who: Supervisor, limit: Annotated[int, Query(ge=1, le=5000)] = 500, wait: WaitFor = None
 ) -> list[dict[str, Any]]:
+    wait_for(svc, wait)
     return queries.overdue_items(svc.projector.db, now=_now(), limit=limit)
 
 
 @router.get("/ledger", summary="The accountability ledger")
 def ledger(
-    svc: ServicesDep, who: Supervisor, by: Literal["leader", "department"] = "leader"
+    svc: ServicesDep, who: Supervisor, by: Literal["leader", "department"] = "leader", wait: WaitFor = None
 ) -> list[dict[str, Any]]:
+    wait_for(svc, wait)
     return queries.ledger(svc.projector.db, by=by)
 
 
 @router.get("/satisfaction", summary="Satisfaction against the target")
 def satisfaction(
-    svc: ServicesDep, who: Staff, by: Literal["area", "unit", "leader", "level", "period"] = "area"
+    svc: ServicesDep,
+    who: Staff,
+    by: Literal["area", "unit", "leader", "level", "period"] = "area",
+    wait: WaitFor = None,
 ) -> list[dict[str, Any]]:
+    wait_for(svc, wait)
     return queries.satisfaction(svc.projector.db, by=by, target=svc.settings.satisfaction_target)
 
 
 @router.get("/feedback", summary="Opinions not yet answered")
 def feedback(
-    svc: ServicesDep, who: Staff, recorder: Filter = None, limit: Annotated[int, Query(ge=1, le=5000)] = 500
+    svc: ServicesDep,
+    who: Staff,
+    recorder: Filter = None,
+    limit: Annotated[int, Query(ge=1, le=5000)] = 500,
+    wait: WaitFor = None,
 ) -> list[dict[str, Any]]:
+    wait_for(svc, wait)
     return queries.unanswered(svc.projector.db, now=_now(), recorder=recorder, limit=limit)
 
 
@@ -106,8 +117,10 @@ def register(
     svc: ServicesDep,
     page: Annotated[int, Query(ge=1, le=100_000)] = 1,
     page_size: Annotated[int, Query(ge=1, le=queries.MAX_PAGE_SIZE)] = 50,
+    wait: WaitFor = None,
 ) -> dict[str, Any]:
     """Disclosed items exactly as published; nothing private. Open to everyone."""
+    wait_for(svc, wait)
     return vars(queries.public_register(svc.projector.db, now=_now(), page=page, page_size=page_size))
 
 
@@ -117,7 +130,10 @@ def register(
     response_class=Response,
     responses={200: {"content": {"text/csv": {}, XLSX: {}}}},
 )
-def export(view: ExportView, fmt: Literal["csv", "xlsx"], svc: ServicesDep, who: Supervisor) -> Response:
+def export(
+    view: ExportView, fmt: Literal["csv", "xlsx"], svc: ServicesDep, who: Supervisor, wait: WaitFor = None
+) -> Response:
+    wait_for(svc, wait)
     rows = export_rows(svc.projector, view, _now())
     header = list(dict.fromkeys(key for row in rows for key in row))
     if fmt == "csv":

@@ -854,3 +854,30 @@ def test_waiting_for_a_position_never_handed_out_does_not_hold_the_request(world
     answer = world.call(SUPERVISOR, "GET", "/api/board", params={"wait": 2**62})
     assert answer.status_code == 200
     assert datetime.now(tz=UTC) - started < timedelta(seconds=4)
+
+
+VIEW_QUERIES = [
+    "/api/board",
+    "/api/overdue",
+    "/api/ledger",
+    "/api/satisfaction",
+    "/api/feedback",
+    "/api/register",
+    "/api/exports/{view}.{fmt}",
+    "/api/issues/{ref}/audit",
+]
+
+
+def test_every_query_over_the_views_accepts_wait() -> None:
+    schema = create_app(Settings(data_dir=Path(tempfile.gettempdir()) / "caseline-openapi-only")).openapi()
+    for path in VIEW_QUERIES:
+        names = [p["name"] for p in schema["paths"][path]["get"].get("parameters", [])]
+        assert "wait" in names, path
+
+
+def test_a_public_submission_is_in_the_feedback_tracker_when_asked_to_wait_for_it(world: World) -> None:
+    submitted = world.call(ANONYMOUS, "POST", "/api/public/opinions", json=PUBLIC_OPINION).json()
+    tracker = world.call(
+        SUPERVISOR, "GET", "/api/feedback", params={"wait": submitted["position"], "limit": 5000}
+    )
+    assert submitted["id"] in [row["opinion_id"] for row in tracker.json()]

@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Annotated, Any, Literal, get_args
 from uuid import UUID
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
 from domain.rules import (
     DISCLOSABLE_FIELDS,
@@ -68,9 +68,16 @@ class OpinionCreate(Strict):
     channel: Channel
     unit: Name
     text: Text
-    recorder: Annotated[Name, Field(pattern=r"^(?!open311$)")] | None = Field(
+    recorder: Name | None = Field(
         None, description="Who recorded it (default: the caller); 'open311' is reserved for that channel."
     )
+
+    @field_validator("recorder")
+    @classmethod
+    def _not_reserved(cls, value: str | None) -> str | None:
+        if value is not None and value.strip().lower() == "open311":
+            raise ValueError("'open311' is reserved for requests that came through Open311")
+        return value
     place: Place | None = None
     latitude: Latitude | None = None
     longitude: Longitude | None = None

@@ -69,7 +69,9 @@ class OpinionCreate(Strict):
     unit: Name
     text: Text
     recorder: Name | None = Field(
-        None, description="Who recorded it (default: the caller); 'open311' is reserved for that channel."
+        None,
+        description="Who recorded it (default: the caller); 'open311' is reserved for that channel.",
+        json_schema_extra={"not": {"const": "open311"}},
     )
 
     @field_validator("recorder")

@@ -65,6 +65,8 @@ def status_for(error: CaselineError) -> int:
 
 def _where(loc: list[str | int]) -> str:
     """`["body", "goals", 0]` → `goals.0`: the field as a clerk would look for it."""
+    if len(loc) == 2 and loc[0] == "body" and isinstance(loc[1], int):
+        return f"body, at character {loc[1]}"  # where the JSON stopped making sense
     return ".".join(str(part) for part in loc[1:]) or (str(loc[0]) if loc else "request")
 
 

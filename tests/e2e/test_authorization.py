@@ -881,3 +881,26 @@ def test_a_public_submission_is_in_the_feedback_tracker_when_asked_to_wait_for_i
         SUPERVISOR, "GET", "/api/feedback", params={"wait": submitted["position"], "limit": 5000}
     )
     assert submitted["id"] in [row["opinion_id"] for row in tracker.json()]
+
+
+def test_two_officers_reporting_progress_at_the_same_second_are_both_recorded(world: World) -> None:
+    ref = fresh_item(world, leader="officer-a", department="water")  # officer A leads, B's department
+    barrier = threading.Barrier(2)
+    answers: dict[str, httpx.Response] = {}
+
+    def report(role: str) -> None:
+        with world.server.client(headers=ONE_SHOT) as own:
+            barrier.wait()
+            answers[role] = own.post(
+                f"/api/issues/{ref}/progress", headers=world.headers[role], json={"note": f"{role} on site"}
+            )
+
+    officers = [threading.Thread(target=report, args=(role,)) for role in (OFFICER_A, OFFICER_B)]
+    for thread in officers:
+        thread.start()
+    for thread in officers:
+        thread.join()
+
+    assert {role: a.status_code for role, a in answers.items()} == {OFFICER_A: 200, OFFICER_B: 200}
+    assert sorted(a.json()["version"] for a in answers.values()) == [3, 4]
+    assert events(world, ref, "ProgressReported") == 2

@@ -114,7 +114,7 @@ DEMO_PASSWORD = "caseline-demo"  # demo data only: printed by `make run`, never 
 DEMO_ACCOUNTS = (
     ("admin", Role.ADMIN, None),
     ("supervisor", Role.SUPERVISOR, None),
-    (LI, Role.OFFICER, None),
+    (LI, Role.OFFICER, "镇建设管理办公室"),
     ("recorder", Role.RECORDER, None),
 )
 

@@ -50,13 +50,17 @@ def board(
     wait_for(svc, wait)
     if who.role == Role.OFFICER and leader != who.name:
         # Within reach only: the department's items, or (leader=their own name) the items they lead.
-        own = who.department or who.name
-        if department not in (None, own):
-            raise NotPermittedError(
-                f"Officers see their own department's board ({own}) and, with leader={who.name}, "
-                "the items they lead."
-            )
-        department = own
+        if who.department is None:
+            if department is not None:
+                raise NotPermittedError("Officers without a department see the items they lead.")
+            leader = who.name
+        else:
+            if department not in (None, who.department):
+                raise NotPermittedError(
+                    f"Officers see their own department's board ({who.department}) and, "
+                    f"with leader={who.name}, the items they lead."
+                )
+            department = who.department
     where = queries.BoardFilter(
         stage=stage, area=area, level=level, leader=leader, department=department, overdue=overdue,
         on_committee=on_committee, text=text,

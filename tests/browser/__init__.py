@@ -1,0 +1,1 @@
+"""Browser tests: the pages in headless Chromium (Debian's `chromium`, driven by Playwright)."""

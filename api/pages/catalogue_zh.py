@@ -235,6 +235,7 @@ MESSAGES_ZH: dict[str, str] = {
     "{n} items": "{n} 个项目",
     "{n} items disclosed.": "已公开 {n} 个项目。",
     "{n} times": "{n} 次",
+    "once": "1 次",
     "{rate}% satisfied, target {target}%": "满意率 {rate}%，目标 {target}%",
     "{votes} verdicts: {rate}% satisfied against the target of {target}%.": "共 {votes} 票：满意率 {rate}%，目标 {target}%。",
 }

@@ -9,6 +9,9 @@
   on a fresh SQLite store (`build_workflow(Settings(data_dir=...))`), one caller, round-robin over
   the same number of issues. All it leaves out is HTTP: parsing, the JSON schema, the token,
   loading the caller's account, the reach check, the answer.
+- floor: `GET /api/health` (one small query) driven the same way after each HTTP phase: what
+  uvicorn, FastAPI and the loopback cost per request with nothing else to do. When the command
+  rate sits close to it, the transport is the bound, not Caseline.
 
 Each repetition runs both phases with the same number of commands on fresh issues (two events
 old: opened and assigned), service layer first; the ratio is taken within a repetition and the
@@ -52,7 +55,6 @@ from typing import Any
 
 import httpx
 
-from api.accounts import CredentialStore
 from api.security import issue_token
 from api.settings import Settings
 from api.storage import build_workflow
@@ -141,6 +143,7 @@ class Load:
 
 
 async def _drive(base_url: str, token: str, refs: list[str], commands: int, clients: int) -> Load:
+    """Send `commands` progress reports over `refs` (or, with no refs, GET /api/health)."""
     headers = {"Authorization": f"Bearer {token}"}
     latencies: list[float] = []
     failures: list[str] = []
@@ -150,11 +153,14 @@ async def _drive(base_url: str, token: str, refs: list[str], commands: int, clie
 
         async def client(k: int) -> None:
             nonlocal remaining
-            path = f"/api/issues/{refs[k % len(refs)]}/progress"
+            path = f"/api/issues/{refs[k % len(refs)]}/progress" if refs else "/api/health"
             while remaining > 0 and not failures:
                 remaining -= 1
                 sent = time.perf_counter()
-                answer = await http.post(path, json={"note": NOTE})
+                if refs:
+                    answer = await http.post(path, json={"note": NOTE})
+                else:
+                    answer = await http.get(path)
                 latencies.append((time.perf_counter() - sent) * 1000)
                 if answer.status_code != 200:
                     failures.append(f"{answer.status_code} {answer.text[:200]}")
@@ -208,14 +214,12 @@ def main() -> None:
     served = root / "served"
     settings = Settings(data_dir=served, jwt_secret=SECRET)
     workflow = build_workflow(settings)
-    credentials = CredentialStore(settings)
     try:
         workflow.open_account(SETUP, name=SUPERVISOR, role="supervisor")
         warm_up = open_issues(workflow, args.issues)
         batches = [open_issues(workflow, args.issues) for _ in range(args.repetitions)]
     finally:
         workflow.close()
-        credentials.close()
     token = issue_token(SUPERVISOR, secret=SECRET, minutes=60)
     port = free_port()
     base_url = f"http://127.0.0.1:{port}"
@@ -223,7 +227,7 @@ def main() -> None:
     try:
         through_http(base_url, token, warm_up, min(200, args.commands), args.clients)
         deadline = time.monotonic() + args.budget
-        ratios, http_rates, service_rates, latencies = [], [], [], []
+        ratios, http_rates, service_rates, latencies, floors = [], [], [], [], []
         last = 0.0
         for repetition, refs in enumerate(batches):
             if repetition and time.monotonic() + last > deadline:
@@ -236,6 +240,8 @@ def main() -> None:
             http_rates.append(rate)
             ratios.append(rate / service)
             latencies += load.latencies_ms
+            floor = through_http(base_url, token, [], args.commands, args.clients)
+            floors.append(floor.commands / floor.seconds)
             last = time.monotonic() - began
     finally:
         server.terminate()
@@ -248,6 +254,11 @@ def main() -> None:
         f"HTTP: {http_rate:.0f} cmd/s, p50 {p50:.1f} ms, p99 {p99:.1f} ms; "
         f"service layer: {service_rate:.0f} cmd/s; ratio {statistics.median(ratios):.2f} "
         f"(target >= {TARGET_RATIO:.2f}; p99 target <= {TARGET_P99_MS:.0f} ms)"
+    )
+    floor_rate = statistics.median(floors)
+    print(
+        f"  floor: GET /api/health through the same stack and clients: {floor_rate:.0f} req/s "
+        f"(the command reaches {http_rate / floor_rate:.2f} of it)"
     )
     shown = ", ".join(f"{r:.2f}" for r in ratios)
     print(

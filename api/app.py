@@ -1,4 +1,5 @@
-"""The FastAPI application: `create_app` wires the services; the lifespan runs the projector."""
+"""The FastAPI application: `create_app` wires the services; the lifespan runs the projector and
+the scheduler in threads (unless turned off in settings)."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from api.routes import auth, issues, meetings, opinions, views
 from api.security import load_secret
 from api.settings import Settings
 from api.storage import build_projector, build_workflow
+from scheduler.cli import start_in_process
 
 
 def build_services(settings: Settings) -> Services:
@@ -46,9 +48,16 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
         if settings.run_projector:
             thread = threading.Thread(target=svc.projector.run_forever, args=(stop,), daemon=True)
             thread.start()
+        # The scheduler runs with the app's own services only (not under tests that bring theirs
+        # with a fake clock). Several workers each running it is harmless: the aggregates decide.
+        scheduled = start_in_process(settings) if services is None and settings.run_scheduler else None
         try:
             yield
         finally:
+            if scheduled is not None:
+                scheduler, jobs = scheduled
+                scheduler.shutdown()
+                jobs.close()
             stop.set()
             if thread is not None:
                 thread.join(timeout=10)

@@ -22,6 +22,7 @@ from domain.errors import CaselineError
 from domain.issue import Issue
 from domain.rules import Actor, Area, Level, Role, Stage
 from domain.workflow import Workflow
+from scheduler import cli as scheduler_cli
 
 app = typer.Typer(help="Caseline: one problem, one leader, accountable to the end.", no_args_is_help=True)
 
@@ -264,6 +265,7 @@ def replay(
 
 views_cli.register(app)
 server_cli.register(app)
+scheduler_cli.register(app)
 
 
 def main() -> None:

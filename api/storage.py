@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from uuid import UUID
 
@@ -121,14 +123,31 @@ def build_workflow(
     """The application service wired to the configured store and clock."""
     settings = settings or Settings()
     contacts = contacts or contact_store(settings)  # first: it creates the PostgreSQL schema
-    return Workflow(
-        settings.event_store_env(),
-        clock=clock or SystemClock(),
-        contacts=contacts,
-        levels=service_levels(settings),
-        satisfaction_target=settings.satisfaction_target,
-        retries=settings.command_retries,
-    )
+    with _setup_lock(settings):
+        return Workflow(
+            settings.event_store_env(),
+            clock=clock or SystemClock(),
+            contacts=contacts,
+            levels=service_levels(settings),
+            satisfaction_target=settings.satisfaction_target,
+            retries=settings.command_retries,
+        )
+
+
+@contextmanager
+def _setup_lock(settings: Settings) -> Iterator[None]:
+    """On PostgreSQL, one process at a time sets up the event store: the library re-creates its
+    tables and functions on every start, and two doing so at the same instant fail
+    ('tuple concurrently updated')."""
+    if settings.database_url is None:
+        yield
+        return
+    with psycopg.connect(settings.database_url, autocommit=True) as conn:
+        conn.execute("SELECT pg_advisory_lock(4242424202)")
+        try:
+            yield
+        finally:
+            conn.execute("SELECT pg_advisory_unlock(4242424202)")
 
 
 def service_levels(settings: Settings) -> ServiceLevels:
@@ -155,4 +174,6 @@ def build_projector(settings: Settings | None = None, *, page_size: int = 1000) 
     """The projector over the configured event log and view database."""
     settings = settings or Settings()
     db = view_db(settings)  # first: on PostgreSQL it creates the schema
-    return Projector(EventLog(settings.event_store_env()), db, page_size=page_size)
+    with _setup_lock(settings):
+        log = EventLog(settings.event_store_env())
+    return Projector(log, db, page_size=page_size)

@@ -32,6 +32,7 @@ from domain.access import Account
 from domain.base import CaselineAggregate
 from domain.clock import Clock, event_time
 from domain.contacts import Contact, ContactStore
+from domain.duty import Duty
 from domain.errors import (
     CaselineError,
     ConflictError,
@@ -1025,8 +1026,6 @@ class Workflow(Application[UUID]):
         actor: Actor | None = None,
     ) -> Result:
         """Raise a recurring duty once per (kind, unit, period); raising it again records nothing."""
-        from domain.duty import Duty  # here, so this block is the whole of the scheduler's change
-
         who = actor or Actor("scheduler", role=Role.SCHEDULER)
         listed = {recorder: [str(o) for o in ids] for recorder, ids in (unanswered or {}).items()}
 

@@ -95,6 +95,9 @@ class Projector:
     def ensure_tables(self) -> None:
         """Create the tables, and fill any view that is new to this database from the whole log."""
         with self.db.transaction() as tx:
+            if self.db.dialect == "postgres":
+                # CREATE ... IF NOT EXISTS races with a concurrent creator on PostgreSQL: serialise.
+                tx.execute("SELECT pg_advisory_xact_lock(4242424201)")
             tx.execute(
                 f"CREATE TABLE IF NOT EXISTS {TRACKING} (name TEXT PRIMARY KEY, position INTEGER NOT NULL)"
             )

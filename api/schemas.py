@@ -80,6 +80,7 @@ class OpinionCreate(Strict):
         if value is not None and value.strip().lower() == "open311":
             raise ValueError("'open311' is reserved for requests that came through Open311")
         return value
+
     place: Place | None = None
     latitude: Latitude | None = None
     longitude: Longitude | None = None
@@ -225,6 +226,9 @@ class DecisionRequest(Strict):
 
 
 class AccountCreate(Strict):
+    # Passwords are taken exactly as typed: no stripping of leading or trailing spaces.
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=False)
+
     name: Name
     role: Role
     department: Name | None = None

@@ -13,6 +13,7 @@
     │   ├── OpinionAlreadyMergedError
     │   ├── NoEvaluationsError, AlreadyEvaluatedError, NotPermittedError
     │   ├── UnknownCoordinationError, ClockStateError, AccountStateError
+    │   ├── NothingToDiscloseError
     │   └── IdempotencyKeyReusedError
     └── ConflictError              concurrent writers kept colliding after the retries
 
@@ -227,3 +228,9 @@ class AccountStateError(RuleBrokenError):
     """Raised when granting to a revoked account, revoking twice, or revoking an unknown key."""
 
     code = "account_state"
+
+
+class NothingToDiscloseError(RuleBrokenError):
+    """Raised when every field chosen for publication is still empty on this item."""
+
+    code = "nothing_to_disclose"

@@ -24,6 +24,7 @@ from domain.errors import (
     LeaderAlreadyAssignedError,
     NoEvaluationsError,
     NoLeaderError,
+    NothingToDiscloseError,
     NotPermittedError,
     SameLeaderError,
     UnknownCoordinationError,
@@ -501,7 +502,10 @@ class Issue(CaselineAggregate):
         if note is not None:
             published["note"] = text(note, field="note")
         if len(published) == 1:
-            raise InvalidInputError("fields", "none of the chosen fields has a value yet")
+            raise NothingToDiscloseError(
+                f"Issue {self.number}: none of the chosen fields has a value yet; "
+                "choose others or add a note."
+            )
         self._disclosed(
             published=published,
             where=text(where, field="where", limit=MAX_NAME),

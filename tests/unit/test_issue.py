@@ -20,6 +20,7 @@ from domain.errors import (
     LeaderAlreadyAssignedError,
     NoEvaluationsError,
     NoLeaderError,
+    NothingToDiscloseError,
     NotPermittedError,
     RuleBrokenError,
     SameLeaderError,
@@ -1071,7 +1072,7 @@ def test_refuses_a_disclosure_of_nothing() -> None:
 def test_refuses_a_disclosure_whose_chosen_fields_all_have_no_value_yet() -> None:
     issue = open_issue()
 
-    with refused(issue, InvalidInputError) as caught:
+    with refused(issue, NothingToDiscloseError) as caught:
         issue.disclose(fields=["leader", "deadline", "progress"], where="board", note=None, actor=OFFICER)
 
     assert "none of the chosen fields has a value yet" in caught.value.message

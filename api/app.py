@@ -9,8 +9,9 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import swagger_ui_bundle
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 
 from api import errors, open311, pages
@@ -74,6 +75,21 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
         docs_url=None,
     )
     errors.install(app)
+
+    @app.middleware("http")
+    async def limit_body(request: Request, call_next: Any) -> Any:
+        # Refuse oversized bodies by their declared length, before anything reads them.
+        declared = request.headers.get("content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > settings.max_body_bytes):
+            return JSONResponse(
+                {
+                    "code": "too_large",
+                    "message": f"The request is larger than {settings.max_body_bytes} bytes.",
+                },
+                status_code=413,
+            )
+        return await call_next(request)
+
     app.mount("/static/swagger", StaticFiles(directory=swagger_ui_bundle.swagger_ui_path), name="swagger")
     app.mount("/static/pages", StaticFiles(directory=pages.STATIC_DIR), name="pages-static")
     for module in (auth, opinions, issues, meetings, views, open311):

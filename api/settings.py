@@ -71,6 +71,9 @@ class Settings(BaseSettings):
     public_submissions_per_minute: int = Field(
         20, ge=1, le=10_000, description="Public submissions per client per minute."
     )
+    max_body_bytes: int = Field(
+        1_048_576, ge=1024, le=100_000_000, description="Largest request body the API reads (413 above)."
+    )
     run_projector: bool = Field(True, description="`caseline serve` runs the projector in a thread.")
     command_retries: int = Field(16, ge=1, le=100, description="Retries on a version conflict.")
     open311_grids: list[GridBox] = Field(

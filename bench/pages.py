@@ -19,15 +19,7 @@ Run: `.venv/bin/python bench/pages.py` (about 30 s idle, of which ~10 s build th
 `--quick` for a smoke run.
 """
 
-# ruff: noqa: E402 -- the imports follow the sys.path fix below
 from __future__ import annotations
-
-import sys
-from pathlib import Path
-
-# `python bench/pages.py` puts bench/ first on sys.path, where bench/http.py would shadow the
-# standard library's `http` (which httpx imports); this script needs nothing from bench/.
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 
 import argparse
 import os
@@ -35,12 +27,14 @@ import re
 import socket
 import statistics
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 
 import httpx
 

@@ -18,7 +18,7 @@ old: opened and assigned), service layer first; the ratio is taken within a repe
 median reported. Latencies are per request as the load generator saw them, pooled over the
 repetitions. Absolute rates depend on the machine and its neighbours; the ratio holds up better.
 
-Run: `.venv/bin/python bench/http.py` (under a minute; no repetition starts that would end
+Run: `.venv/bin/python bench/http_load.py` (under a minute; no repetition starts that would end
 after `--budget` seconds) or `--quick` for a smoke run of a few seconds whose figures mean
 nothing. `--clients 1` shows the latency of one request alone; `--no-projector` serves without
 the projector thread, to see its share.
@@ -28,16 +28,7 @@ is answered), so with 16 clients and the server saturated, latency is about 16 /
 (Little's law): p99 <= 50 ms needs well over 320 cmd/s through HTTP.
 """
 
-# ruff: noqa: E402
 from __future__ import annotations
-
-import sys
-from pathlib import Path
-
-# This script shares its name with the standard library's `http` package, and Python puts the
-# script's folder first on sys.path: without this, `import httpx` would find bench/http.py.
-_HERE = Path(__file__).resolve().parent
-sys.path[:] = [entry for entry in sys.path if Path(entry or ".").resolve() != _HERE]
 
 import argparse
 import asyncio
@@ -47,10 +38,12 @@ import shutil
 import socket
 import statistics
 import subprocess
+import sys
 import tempfile
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx

@@ -763,9 +763,9 @@ def test_a_5_mb_text_is_refused_and_nothing_is_written(world: World, path: str, 
     body = {"/api/issues": NEW_ISSUE, "/api/public/opinions": PUBLIC_OPINION}.get(path, OPINION)
     before = world.head()
     answer = world.call(SUPERVISOR, "POST", path, json=body | {field_name: "x" * 5_000_000})
-    assert answer.status_code in (413, 422)
+    assert answer.status_code == 413, "an oversized body is refused before it is read"
     assert len(answer.content) < 10_000, "the refusal must not echo the text back"
-    assert field_name in answer.json()["message"]
+    assert "larger than" in answer.json()["message"]
     assert world.head() == before
 
 

@@ -7,6 +7,7 @@ the top level to the standing committee, so the overdue index skips it until it 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from projections.store import Tx, iso
@@ -38,6 +39,31 @@ CREATE TABLE IF NOT EXISTS {board} (
 )
 """
 
+# Items per stage for each combination of the filters it can answer (a few thousand rows at 100k
+# items), kept in the same transaction as the board rows, so the board's counts per stage are a
+# SUM over these instead of a COUNT over every matching item. An unassigned department is ''.
+COUNTS = """
+CREATE TABLE IF NOT EXISTS {board_counts} (
+    stage TEXT NOT NULL,
+    area TEXT NOT NULL,
+    level TEXT NOT NULL,
+    department TEXT NOT NULL,
+    on_committee INTEGER NOT NULL,
+    n INTEGER NOT NULL,
+    PRIMARY KEY (stage, area, level, department, on_committee)
+)
+"""
+COUNT_KEY = ("stage", "area", "level", "department", "on_committee")
+
+# A board filled before the counts existed fills them from its rows (a no-op once filled: the
+# counts are empty only when the board is).
+FILL = (
+    "INSERT INTO {board_counts} (stage, area, level, department, on_committee, n) "
+    "SELECT stage, area, level, COALESCE(department, ''), on_committee, COUNT(*) FROM {board} "
+    "WHERE NOT EXISTS (SELECT 1 FROM {board_counts}) "
+    "GROUP BY stage, area, level, COALESCE(department, ''), on_committee"
+)
+
 INDEXES = [
     "CREATE INDEX IF NOT EXISTS ix_board_stage_deadline ON {board} (stage, deadline)",
     "CREATE INDEX IF NOT EXISTS ix_board_overdue ON {board} (deadline) "
@@ -51,14 +77,60 @@ INDEXES = [
     # The board's sort orders, so a page is read in index order instead of sorting every match.
     "CREATE INDEX IF NOT EXISTS ix_board_by_deadline ON {board} ((deadline IS NULL), deadline, number)",
     "CREATE INDEX IF NOT EXISTS ix_board_opened ON {board} (opened_at, number)",
+    # A stage's column in the default and the `updated` order; the few items with the committee.
+    "CREATE INDEX IF NOT EXISTS ix_board_stage_by_deadline ON {board} "
+    "(stage, (deadline IS NULL), deadline, number)",
+    "CREATE INDEX IF NOT EXISTS ix_board_stage_updated ON {board} (stage, updated_at, number)",
+    "CREATE INDEX IF NOT EXISTS ix_board_committee ON {board} (stage) WHERE on_committee = 1",
 ]
 
 
+@dataclass(frozen=True)
+class BoardView(View):
+    """The board's tables; counts missing beside an existing board are filled from it."""
+
+    def create_tables(self, tx: Tx, names: Names) -> None:
+        super().create_tables(tx, names)
+        tx.execute(FILL.format(**names))
+
+
+def _count(tx: Tx, t: Names, key: tuple[Any, ...], delta: int) -> None:
+    counts = t["board_counts"]
+    tx.execute(
+        f"INSERT INTO {counts} (stage, area, level, department, on_committee, n) VALUES (?, ?, ?, ?, ?, ?) "
+        "ON CONFLICT (stage, area, level, department, on_committee) "
+        f"DO UPDATE SET n = {counts}.n + excluded.n",
+        [*key, delta],
+    )
+    if delta < 0:
+        tx.execute(
+            f"DELETE FROM {counts} WHERE stage = ? AND area = ? AND level = ? AND department = ? "
+            "AND on_committee = ? AND n = 0",
+            list(key),
+        )
+
+
 def _set(tx: Tx, t: Names, event: Any, **columns: Any) -> None:
+    issue_id = str(event.originator_id)
+    old: tuple[Any, ...] | None = None
+    if any(column in columns for column in COUNT_KEY):
+        old = tx.fetchone(
+            f"SELECT stage, area, level, COALESCE(department, ''), on_committee FROM {t['board']} "
+            "WHERE issue_id = ?",
+            [issue_id],
+        )
+    if old is not None:
+        new = tuple(
+            ((columns[c] or "") if c == "department" else columns[c]) if c in columns else value
+            for c, value in zip(COUNT_KEY, old, strict=True)
+        )
+        if new != old:
+            _count(tx, t, old, -1)
+            _count(tx, t, new, 1)
     assignments = "".join(f"{name} = ?, " for name in columns)
     tx.execute(
         f"UPDATE {t['board']} SET {assignments}updated_at = ?, version = ? WHERE issue_id = ?",
-        [*columns.values(), iso(event.timestamp), event.originator_version, str(event.originator_id)],
+        [*columns.values(), iso(event.timestamp), event.originator_version, issue_id],
     )
 
 
@@ -72,6 +144,7 @@ def opened(tx: Tx, event: Any, t: Names) -> None:
             iso(event.timestamp), iso(event.timestamp), event.originator_version,
         ],
     )  # fmt: skip
+    _count(tx, t, ("opened", event.area, event.level, "", 0), 1)
 
 
 def opinion_linked(tx: Tx, event: Any, t: Names) -> None:
@@ -149,9 +222,9 @@ def touched(tx: Tx, event: Any, t: Names) -> None:
     _set(tx, t, event)
 
 
-VIEW = View(
+VIEW = BoardView(
     name="board",
-    tables={"board": TABLE},
+    tables={"board": TABLE, "board_counts": COUNTS},
     indexes=INDEXES,
     handlers={
         topic("Issue", "Opened"): opened,

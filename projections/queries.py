@@ -5,7 +5,8 @@ order (a unique last sort key), so pages and exports are stable."""
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -55,7 +56,7 @@ def _rows(columns: tuple[str, ...] | list[str], rows: list[tuple[Any, ...]]) -> 
     return [dict(zip(columns, row, strict=True)) for row in rows]
 
 
-def _board_where(f: BoardFilter, now: datetime, *, with_stage: bool) -> tuple[str, list[Any]]:
+def _board_where(f: BoardFilter, now: datetime, *, with_stage: bool) -> tuple[list[str], list[Any]]:
     clauses: list[str] = []
     params: list[Any] = []
     for column in ("area", "level", "leader", "department"):
@@ -67,17 +68,123 @@ def _board_where(f: BoardFilter, now: datetime, *, with_stage: bool) -> tuple[st
         clauses.append("stage = ?")
         params.append(f.stage)
     if f.overdue is not None:
-        overdue = "(stage IN ('assigned', 'in_progress') AND paused = 0 AND deadline < ?)"
-        clauses.append(overdue if f.overdue else f"NOT {overdue}")
+        clauses.append(_OVERDUE if f.overdue else f"NOT {_OVERDUE}")
         params.append(iso(now))
     if f.on_committee is not None:
-        clauses.append("on_committee = ?")
-        params.append(1 if f.on_committee else 0)
+        # A literal, so the partial index of the few items with the committee serves it.
+        clauses.append(f"on_committee = {1 if f.on_committee else 0}")
     if f.text:
         clauses.append("(title LIKE ? OR number LIKE ?)")
-        like = "%" + f.text.replace("%", "").replace("_", "") + "%"
-        params += [like, like]
-    return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
+        params += [_like(f.text)] * 2
+    return clauses, params
+
+
+_OVERDUE = "(stage IN ('assigned', 'in_progress') AND paused = 0 AND deadline < ?)"
+
+
+def _like(text: str) -> str:
+    return "%" + text.replace("%", "").replace("_", "") + "%"
+
+
+def _sql_where(clauses: list[str]) -> str:
+    return (" WHERE " + " AND ".join(clauses)) if clauses else ""
+
+
+def _board_index(f: BoardFilter, sort: str) -> str | None:
+    """The SQLite index a board page is read through: the most selective filter's, or the sort's.
+
+    Pinned because, without statistics, SQLite prefers any index on an equality (area, level) and
+    then sorts tens of thousands of rows, and with statistics its choice moves as the data does."""
+    if f.leader is not None:
+        return "ix_board_leader"
+    if f.department is not None:
+        return "ix_board_department"
+    if f.on_committee:
+        return "ix_board_committee"
+    if f.overdue:
+        return "ix_board_overdue"
+    if f.stage is not None and sort in ("deadline", "updated"):
+        return {"deadline": "ix_board_stage_by_deadline", "updated": "ix_board_stage_updated"}[sort]
+    if f.stage is not None:
+        return "ix_board_stage_deadline"
+    return {
+        "deadline": "ix_board_by_deadline",
+        "number": "ix_board_number",
+        "updated": "ix_board_updated",
+        "opened": "ix_board_opened",
+    }[sort]
+
+
+def _board_counts(tx: Any, f: BoardFilter, now: datetime, sqlite: bool) -> dict[str, int]:
+    """Items per stage matching every filter but the stage.
+
+    From `board_counts` when the filters are among its columns (area, level, department, on
+    committee), less the overdue items per stage for `overdue=False`; otherwise a COUNT over the
+    board through the filter's index (leader, overdue) or, for text on SQLite, over the trigram
+    index's candidates."""
+    if f.leader is None and not f.text and f.department != "" and not f.overdue:
+        clauses: list[str] = []
+        params: list[Any] = []
+        for column in ("area", "level", "department"):
+            value = getattr(f, column)
+            if value is not None:
+                clauses.append(f"{column} = ?")
+                params.append(value)
+        if f.on_committee is not None:
+            clauses.append(f"on_committee = {1 if f.on_committee else 0}")
+        counts = {
+            stage: int(n)
+            for stage, n in tx.fetchall(
+                f"SELECT stage, SUM(n) FROM board_counts{_sql_where(clauses)} GROUP BY stage", params
+            )
+        }
+        if f.overdue is False:
+            late = _board_counts(tx, replace(f, overdue=True), now, sqlite)
+            for stage, n in late.items():
+                counts[stage] -= n
+        return {stage: n for stage, n in counts.items() if n > 0}
+    clauses, params = _board_where(f, now, with_stage=False)
+    source = "board"
+    if sqlite and (f.leader is not None or f.department is not None or f.on_committee or f.overdue):
+        source = f"board INDEXED BY {_board_index(replace(f, stage=None), 'deadline')}"
+    rows = tx.fetchall(f"SELECT stage, COUNT(*) FROM {source}{_sql_where(clauses)} GROUP BY stage", params)
+    return {stage: int(n) for stage, n in rows}
+
+
+def _board_by_text(
+    tx: Any, f: BoardFilter, now: datetime, sort: str, descending: bool, page: int, page_size: int
+) -> tuple[list[tuple[Any, ...]], dict[str, int]]:
+    """A text search on SQLite: one scan of the board for the matches' stages and sort keys, which
+    give both the counts and the page (sorted here exactly as the ORDER BY would: text compares by
+    code point, as SQLite's BINARY collation does on UTF-8), then the page's rows by rowid."""
+    clauses, params = _board_where(f, now, with_stage=False)
+    found = tx.fetchall(
+        f"SELECT rowid, stage, deadline, number, updated_at, opened_at FROM board{_sql_where(clauses)}",
+        params,
+    )
+    counts: dict[str, int] = {}
+    for _, stage, *_keys in found:
+        counts[stage] = counts.get(stage, 0) + 1
+    if f.stage is not None:
+        found = [row for row in found if row[1] == f.stage]
+    key: Callable[[tuple[Any, ...]], tuple[Any, ...]] = {
+        "deadline": lambda r: (r[2] is None, r[2] or "", r[3]),
+        "number": lambda r: (r[3], r[3]),
+        "updated": lambda r: (r[4], r[3]),
+        "opened": lambda r: (r[5], r[3]),
+    }[sort]
+    found.sort(key=key, reverse=descending)
+    chosen = [row[0] for row in found[(page - 1) * page_size : page * page_size]]
+    if not chosen:
+        return [], counts
+    marks = ", ".join("?" * len(chosen))
+    by_rowid = {
+        row[0]: row[1:]
+        for row in tx.fetchall(
+            f"SELECT rowid, {', '.join(BOARD_COLUMNS)} FROM board WHERE rowid IN ({marks})", chosen
+        )
+    }
+    return [by_rowid[rowid] for rowid in chosen], counts
 
 
 def board(
@@ -98,17 +205,19 @@ def board(
     page_size = min(max(1, page_size), MAX_PAGE_SIZE)
     direction = " DESC" if descending else ""
     order = ", ".join(f"{part}{direction}" for part in BOARD_SORTS[sort].split(", "))
-    clause, params = _board_where(f, now, with_stage=True)
-    count_clause, count_params = _board_where(f, now, with_stage=False)
+    sqlite = db.dialect == "sqlite"
     with db.read() as tx:
-        rows = tx.fetchall(
-            f"SELECT {', '.join(BOARD_COLUMNS)} FROM board{clause} ORDER BY {order}, number{direction} "
-            "LIMIT ? OFFSET ?",
-            [*params, page_size, (page - 1) * page_size],
-        )
-        counts = dict(
-            tx.fetchall(f"SELECT stage, COUNT(*) FROM board{count_clause} GROUP BY stage", count_params)
-        )
+        if sqlite and f.text and f.leader is None and f.department is None:
+            rows, counts = _board_by_text(tx, f, now, sort, descending, page, page_size)
+        else:
+            clauses, params = _board_where(f, now, with_stage=True)
+            source = f"board INDEXED BY {_board_index(f, sort)}" if sqlite else "board"
+            rows = tx.fetchall(
+                f"SELECT {', '.join(BOARD_COLUMNS)} FROM {source}{_sql_where(clauses)} "
+                f"ORDER BY {order}, number{direction} LIMIT ? OFFSET ?",
+                [*params, page_size, (page - 1) * page_size],
+            )
+            counts = _board_counts(tx, f, now, sqlite)
     result = _rows(BOARD_COLUMNS, rows)
     now_text = iso(now)
     for row in result:
@@ -116,7 +225,7 @@ def board(
             row["stage"] in WORKING and not row["paused"] and row["deadline"] and row["deadline"] < now_text
         )
     total = counts.get(f.stage, 0) if f.stage else sum(counts.values())
-    return Page(result, total, {k: int(v) for k, v in counts.items()}, page, page_size)
+    return Page(result, total, counts, page, page_size)
 
 
 def overdue_items(db: ViewDB, *, now: datetime, limit: int = 1000) -> list[dict[str, Any]]:

@@ -13,12 +13,17 @@ import uuid
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import psycopg
 
 from api.settings import Settings
+from api.storage import build_projector
+from domain.clock import FakeClock
+from domain.rules import Actor, Role
+from domain.workflow import Workflow
 from projections.projector import ALL_VIEWS, EventLog, Projector
 from projections.store import PostgresViewDB, SqliteViewDB, ViewDB
 
@@ -169,3 +174,89 @@ def rebuilt_elsewhere(settings: Settings, folder: Path, *, page_size: int = 1000
     """The views as `rebuild()` makes them from zero in a new view database, at the log's head."""
     with RebuiltElsewhere(settings, folder, page_size=page_size) as elsewhere:
         return elsewhere.snapshot()
+
+
+# -- history -----------------------------------------------------------------------------------
+
+OFFICER = Actor("Officer Wang")
+SUPERVISOR = Actor("Supervisor Liu", role=Role.SUPERVISOR)
+AREAS = ("development", "environment", "security", "livelihood", "culture", "conduct")
+LEVELS = ("grid", "village", "town", "district")
+LEADERS = ("Zhang", "Li", "Zhao", "Sun")
+DEPARTMENTS = ("Public works office", "Water office", "Civil affairs")
+VERDICTS = (
+    ("satisfied", "satisfied", "basically_satisfied"),
+    ("satisfied", "dissatisfied", "dissatisfied"),
+    ("satisfied", "basically_satisfied", "satisfied"),
+)
+
+
+def write_history(workflow: Workflow, clock: FakeClock, *, at_least: int) -> int:
+    """Whole lives of items through the workflow until the log holds `at_least` entries: voices
+    recorded, merged and answered; items opened, assigned, reminded, handed over, disclosed,
+    escalated (the clock moved past their deadlines), resolved, evaluated, closed or reopened,
+    some reopened by a supervisor after closing; now and then a duty. Returns the log's head."""
+    n = 0
+    while (head := workflow.recorder.max_notification_id() or 0) < at_least:
+        n += 1
+        area = AREAS[n % len(AREAS)]
+        voice = workflow.record_opinion(
+            OFFICER, kind="difficulty", area=area, channel="hotline", unit=f"grid {n % 5}",
+            text="The lane behind building 7 has no street light.", recorder=f"Recorder {n % 3}",
+        )  # fmt: skip
+        issue = workflow.open_issue(
+            OFFICER, title=f"Street lights, lane {n}", area=area, level=LEVELS[n % len(LEVELS)],
+            horizon="near", opinion_ids=[voice.id],
+        ).id  # fmt: skip
+        workflow.assign_leader(
+            OFFICER, issue, leader=LEADERS[n % len(LEADERS)], department=DEPARTMENTS[n % len(DEPARTMENTS)],
+            goals=["lights working"], measures=["install lamps"], deadline=clock.now() + timedelta(days=2),
+        )  # fmt: skip
+        workflow.remind_if_due(issue, lead=timedelta(days=3))
+        workflow.report_progress(OFFICER, issue, note="Cable laid")
+        if n % 3 == 0:
+            workflow.hand_over(OFFICER, issue, to=LEADERS[(n + 1) % len(LEADERS)], reason="transferred")
+        workflow.disclose(OFFICER, issue, fields=["title", "leader", "deadline"], where="notice board")
+        clock.advance(timedelta(days=3))
+        workflow.escalate_if_overdue(issue)
+        workflow.answer_opinion(OFFICER, voice.id, feedback="Work has started.")
+        workflow.report_resolution(OFFICER, issue, summary="Lamps installed")
+        for k, verdict in enumerate(VERDICTS[n % len(VERDICTS)]):
+            workflow.record_evaluation(OFFICER, issue, evaluator=f"Rep {k}", verdict=verdict)
+        closed = workflow.conclude_evaluation(OFFICER, issue).detail["outcome"] == "closed"
+        if closed and n % 4 == 0:
+            workflow.reopen(
+                SUPERVISOR, issue, reason="Lamps out again", deadline=clock.now() + timedelta(days=9)
+            )
+        if n % 25 == 0:
+            workflow.raise_duty(
+                kind="feedback_cycle", unit=f"grid {n % 5}", period=f"cycle {n}", due_by=clock.now(),
+                recipients=["Recorder 0", "Secretary Zhou"], unanswered={"Recorder 0": [str(voice.id)]},
+            )  # fmt: skip
+        clock.advance(timedelta(hours=5))
+    return head
+
+
+@contextmanager
+def main_projector(settings: Settings, *, page_size: int = 1000) -> Iterator[Projector]:
+    """The projector `caseline project` would run over this store (its own view database)."""
+    projector = build_projector(settings, page_size=page_size)
+    try:
+        yield projector
+    finally:
+        projector.db.close()
+        projector.log.close()
+
+
+def board_counters_match_the_aggregates(db: ViewDB, workflow: Workflow) -> None:
+    """No doubled or lost counter: each board row's opinions, escalations and version as the item has them."""
+    with db.read() as tx:
+        rows = tx.fetchall("SELECT issue_id, opinions, escalations, version FROM board")
+    assert rows, "the board is empty"
+    for issue_id, opinions, escalations, version in rows:
+        issue = workflow.get_issue(issue_id)
+        assert (opinions, escalations, version) == (
+            len(issue.opinion_ids),
+            len(issue.escalated_for),
+            issue.version,
+        ), f"board counters of {issue.number}"

@@ -94,8 +94,9 @@ class Projector:
 
     def ensure_tables(self) -> None:
         """Create the tables, and fill any view that is new to this database from the whole log."""
+        postgres = self.db.dialect == "postgres"
         with self.db.transaction() as tx:
-            if self.db.dialect == "postgres":
+            if postgres:
                 # CREATE ... IF NOT EXISTS races with a concurrent creator on PostgreSQL: serialise.
                 tx.execute("SELECT pg_advisory_xact_lock(4242424201)")
             tx.execute(
@@ -104,11 +105,16 @@ class Projector:
             tx.execute(
                 f"INSERT INTO {TRACKING} (name, position) VALUES ('views', 0) ON CONFLICT (name) DO NOTHING"
             )
+        with self.db.transaction() as tx:
+            if postgres:
+                tx.execute("SELECT pg_advisory_xact_lock(4242424201)")
+            # Lock the position row before any DDL, as every page does first: a running page
+            # finishes before our index checks lock its tables, so the two never wait on each other.
+            position = self._locked_position(tx)
             for view in self.views:
                 view.create_tables(tx, self.names[view.name])
                 view.create_indexes(tx, self.names[view.name])
             known = {row[0] for row in tx.fetchall(f"SELECT name FROM {TRACKING} WHERE name LIKE 'view:%'")}
-            position = self._locked_position(tx)
         # A view added after the log began would only see new events: fill it from the start first.
         # Its marker is written after the rebuild, so a crash in between just rebuilds it again.
         new = [view.name for view in self.views if f"view:{view.name}" not in known]

@@ -11,6 +11,7 @@ import fcntl
 import os
 import sqlite3
 import threading
+import time
 import zlib
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -127,7 +128,7 @@ class SqliteViewDB(ViewDB):
     def __init__(self, path: Path) -> None:
         self.path = path
         self._conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30)
-        self._conn.execute("PRAGMA journal_mode=WAL")
+        self._switch_to_wal()
         self._conn.execute("PRAGMA synchronous=NORMAL")
         self._lock = threading.RLock()
         self._lease_fd: int | None = None
@@ -143,6 +144,19 @@ class SqliteViewDB(ViewDB):
             with self._lock:
                 self._reader_connections.append(conn)
         return conn
+
+    def _switch_to_wal(self, patience: float = 30.0) -> None:
+        # Switching a new file to WAL ignores the busy timeout: while another process is inside its
+        # first transaction on the same new file, the switch fails at once. Wait for our turn.
+        deadline = time.monotonic() + patience
+        while True:
+            try:
+                self._conn.execute("PRAGMA journal_mode=WAL")
+                return
+            except sqlite3.OperationalError as error:
+                if "locked" not in str(error) or time.monotonic() >= deadline:
+                    raise
+                time.sleep(0.05)
 
     @contextmanager
     def read(self) -> Iterator[Tx]:

@@ -29,7 +29,6 @@ from domain.clock import FakeClock
 from projections.store import SqliteViewDB
 from tests.conftest import StoreFactory
 from tests.integration.projector_process import (
-    KnownProjectionsBugError,
     ProjectorProcess,
     ProjectorProcessEndedError,
     check_known_bugs,
@@ -132,11 +131,6 @@ def test_views_equal_a_rebuild_after_the_projector_process_is_killed_mid_page_ag
     )
 
 
-@pytest.mark.xfail(
-    raises=KnownProjectionsBugError,
-    strict=False,  # the race is won or lost by timing: a run may pass
-    reason="reported: ensure_tables deadlocks (PostgreSQL); a new views file's WAL switch fails (SQLite)",
-)
 def test_two_projector_processes_started_together_apply_every_entry_exactly_once(
     settings: Settings,
     make_workflow: StoreFactory,
@@ -173,16 +167,9 @@ def test_a_projector_starting_while_another_is_mid_page_leaves_both_working(
     make_workflow: StoreFactory,
     clock: FakeClock,
     tmp_path: Path,
-    request: pytest.FixtureRequest,
 ) -> None:
     """What `caseline project`, an API worker or the scheduler does when it starts (each builds a
     projector, which ensures the view tables) must not break a page another has half applied."""
-    if settings.uses_postgres:
-        request.applymarker(
-            pytest.mark.xfail(
-                raises=KnownProjectionsBugError, strict=True, reason="reported: ensure_tables deadlock"
-            )
-        )
     # Given a projector that has applied the first entry of a page (an opinion) and not yet the
     # next (an issue opened), so its transaction has written one view table and not another
     workflow = make_workflow()
@@ -266,9 +253,6 @@ def blocked_in(settings: Settings) -> bool:
     return bool(row and row[0])
 
 
-@pytest.mark.xfail(
-    raises=KnownProjectionsBugError, strict=True, reason="reported: WAL switch of a new views file"
-)
 def test_a_projector_opening_a_new_views_file_another_is_setting_up_waits_its_turn(tmp_path: Path) -> None:
     """SQLite only: two projector processes (or a projector and an API worker) starting at once on
     a new data folder both open `views.sqlite` for the first time."""

@@ -117,10 +117,18 @@ class Projector:
             known = {row[0] for row in tx.fetchall(f"SELECT name FROM {TRACKING} WHERE name LIKE 'view:%'")}
         # A view added after the log began would only see new events: fill it from the start first.
         # Its marker is written after the rebuild, so a crash in between just rebuilds it again.
-        new = [view.name for view in self.views if f"view:{view.name}" not in known]
-        if new and position > 0:
-            self.rebuild(new)
-        if new:
+        if all(f"view:{view.name}" in known for view in self.views):
+            return
+        # Several processes (projector, API workers, schedulers) may start together: one fills,
+        # the others wait for it and then find the markers written.
+        with self.db.rebuild_lock():
+            with self.db.read() as tx:
+                known = {
+                    row[0] for row in tx.fetchall(f"SELECT name FROM {TRACKING} WHERE name LIKE 'view:%'")
+                }
+            new = [view.name for view in self.views if f"view:{view.name}" not in known]
+            if new and position > 0:
+                self._rebuild(new, progress=None)
             with self.db.transaction() as tx:
                 for name in new:
                     tx.execute(
@@ -202,10 +210,18 @@ class Projector:
     def rebuild(
         self, view_names: Sequence[str] | None = None, *, progress: Callable[[int, int], None] | None = None
     ) -> int:
-        """Rebuild views from zero into fresh tables and swap them in atomically; returns events read."""
+        """Rebuild views from zero into fresh tables and swap them in atomically; returns events read.
+
+        One rebuild at a time per database (they share the `__new` tables): others wait."""
         unknown = set(view_names or ()) - set(VIEWS_BY_NAME)
         if unknown:
             raise ValueError(f"unknown views: {', '.join(sorted(unknown))}")
+        with self.db.rebuild_lock():
+            return self._rebuild(view_names, progress=progress)
+
+    def _rebuild(
+        self, view_names: Sequence[str] | None, *, progress: Callable[[int, int], None] | None
+    ) -> int:
         views = [v for v in self.views if view_names is None or v.name in view_names]
         fresh = {view.name: view.names(NEW) for view in views}
         dispatch = self._dispatch_for(views, fresh)

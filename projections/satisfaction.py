@@ -27,7 +27,7 @@ CREATE TABLE IF NOT EXISTS {conclusions} (
     level TEXT NOT NULL,
     leader TEXT NOT NULL,
     outcome TEXT NOT NULL,
-    rate REAL NOT NULL,
+    rate DOUBLE PRECISION NOT NULL,
     satisfied INTEGER NOT NULL,
     basically INTEGER NOT NULL,
     dissatisfied INTEGER NOT NULL,

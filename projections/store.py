@@ -106,6 +106,10 @@ class ViewDB:
     def release_lease(self) -> None:
         raise NotImplementedError
 
+    def rebuild_lock(self) -> Any:
+        """Held while views are (re)built from zero: across processes, one rebuild at a time."""
+        raise NotImplementedError
+
     _lock: threading.RLock
     _conn: Any
     _reader_connections: list[Any]
@@ -196,8 +200,19 @@ class SqliteViewDB(ViewDB):
             os.close(self._lease_fd)
             self._lease_fd = None
 
+    @contextmanager
+    def rebuild_lock(self) -> Iterator[None]:
+        fd = os.open(f"{self.path}.rebuild.lock", os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)  # waits; the kernel releases it if the holder dies
+            yield
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            os.close(fd)
+
 
 _LEASE_KEY = 0x43415345  # "CASE": the advisory lock id of the projector lease
+_REBUILD_KEY = 0x52424C44  # "RBLD": the advisory lock id held while views are rebuilt
 
 
 class PostgresViewDB(ViewDB):
@@ -252,3 +267,13 @@ class PostgresViewDB(ViewDB):
         if self._lease_conn is not None:
             self._lease_conn.close()
             self._lease_conn = None
+
+    @contextmanager
+    def rebuild_lock(self) -> Iterator[None]:
+        key = _REBUILD_KEY ^ zlib.crc32((self._schema or "public").encode())
+        with psycopg.connect(self._conninfo, autocommit=True) as conn:
+            conn.execute("SELECT pg_advisory_lock(%s)", (key,))  # released when the session ends
+            try:
+                yield
+            finally:
+                conn.execute("SELECT pg_advisory_unlock(%s)", (key,))

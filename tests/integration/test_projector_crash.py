@@ -30,7 +30,6 @@ from projections.projector import VIEWS_BY_NAME
 from projections.store import SqliteViewDB
 from tests.conftest import StoreFactory
 from tests.integration.projector_process import (
-    KnownProjectionsBugError,
     ProjectorProcess,
     ProjectorProcessEndedError,
     check_known_bugs,
@@ -164,11 +163,6 @@ def test_two_projector_processes_started_together_apply_every_entry_exactly_once
     print(f"\n[{'postgres' if settings.uses_postgres else 'sqlite'}] entries consumed by each: {consumed}")
 
 
-@pytest.mark.xfail(
-    raises=KnownProjectionsBugError,
-    strict=False,  # a race: one process may finish the fill before the other looks
-    reason="reported: the start-up fill of a new view is not serialised between processes",
-)
 @pytest.mark.parametrize("added", ["board", "audit", "inbox"])
 def test_two_projector_processes_starting_together_after_a_view_was_added_fill_it_once(
     settings: Settings,

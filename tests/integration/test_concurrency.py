@@ -12,8 +12,6 @@ import multiprocessing
 import queue
 import threading
 import traceback
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -26,6 +24,7 @@ from domain.errors import ConflictError
 from domain.rules import Actor, Role
 from domain.workflow import Result, Workflow
 from tests.conftest import StoreFactory
+from tests.integration.races import hold_first_save, of_kind, race
 
 CLERK = Actor("Village clerk")
 SCHEDULER = Actor("scheduler", role=Role.SCHEDULER)
@@ -42,34 +41,6 @@ def assigned_issue(workflow: Workflow, clock: FakeClock, *, days: int = 30) -> s
         measures=["install lamps"], deadline=clock.now() + timedelta(days=days),
     )  # fmt: skip
     return number
-
-
-def race(*jobs: Callable[[], Any]) -> list[Any]:
-    """Run the jobs in parallel threads; answer their results in order, re-raising any failure."""
-    with ThreadPoolExecutor(max_workers=len(jobs)) as pool:
-        futures = [pool.submit(job) for job in jobs]
-        return [f.result(timeout=60) for f in futures]
-
-
-def hold_first_save(
-    monkeypatch: pytest.MonkeyPatch, barrier: threading.Barrier, *workflows: Workflow
-) -> None:
-    """Make each instance wait at its first save until all have reached theirs: a certain collision."""
-    for workflow in workflows:
-        original = workflow.save
-        first = [True]
-
-        def save(*args: Any, _original: Any = original, _first: list[bool] = first, **kwargs: Any) -> Any:
-            if _first[0]:
-                _first[0] = False
-                barrier.wait(timeout=30)
-            return _original(*args, **kwargs)
-
-        monkeypatch.setattr(workflow, "save", save)
-
-
-def of_kind(events: list[Any], name: str) -> list[Any]:
-    return [e for e in events if type(e).__name__ == name]
 
 
 # -- application instances in threads ---------------------------------------------------

@@ -19,6 +19,7 @@ from domain.issue import Issue
 from domain.rules import Actor, Role
 from domain.workflow import Workflow
 from tests.conftest import StoreFactory
+from tests.integration.races import of_kind
 
 WANG = Actor("Wang", role=Role.RECORDER)
 ZHAO = Actor("Zhao", role=Role.RECORDER)
@@ -38,10 +39,6 @@ def on(month: int, day: int, hour: int = 9) -> datetime:
 def names(events: list[Any]) -> list[str]:
     """The event class names, in order: what the audit trail would list."""
     return [type(e).__name__ for e in events]
-
-
-def of_kind(events: list[Any], name: str) -> list[Any]:
-    return [e for e in events if type(e).__name__ == name]
 
 
 def record(workflow: Workflow, actor: Actor = WANG, **overrides: Any) -> UUID:

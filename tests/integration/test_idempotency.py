@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
-from typing import Any
 
 import pytest
 
@@ -20,6 +18,7 @@ from domain.errors import IdempotencyKeyReusedError, InvalidInputError
 from domain.rules import Actor
 from domain.workflow import Result, Workflow
 from tests.conftest import StoreFactory
+from tests.integration.races import hold_first_save, of_kind, race
 
 CLERK = Actor("Village clerk")
 WANG = Actor("Wang")
@@ -43,33 +42,6 @@ def assigned_issue(workflow: Workflow, clock: FakeClock) -> str:
     assert number is not None
     assign(workflow, number, clock, key=None)
     return number
-
-
-def of_kind(events: list[Any], name: str) -> list[Any]:
-    return [e for e in events if type(e).__name__ == name]
-
-
-def hold_first_save(
-    monkeypatch: pytest.MonkeyPatch, barrier: threading.Barrier, *workflows: Workflow
-) -> None:
-    """Make each instance wait at its first save until all have reached theirs: a certain collision."""
-    for workflow in workflows:
-        original = workflow.save
-        first = [True]
-
-        def save(*args: Any, _original: Any = original, _first: list[bool] = first, **kwargs: Any) -> Any:
-            if _first[0]:
-                _first[0] = False
-                barrier.wait(timeout=30)
-            return _original(*args, **kwargs)
-
-        monkeypatch.setattr(workflow, "save", save)
-
-
-def race(*jobs: Callable[[], Any]) -> list[Any]:
-    with ThreadPoolExecutor(max_workers=len(jobs)) as pool:
-        futures = [pool.submit(job) for job in jobs]
-        return [f.result(timeout=60) for f in futures]
 
 
 # Each command as a clerk would send it, given the store's one assigned issue (number) and a key.

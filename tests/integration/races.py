@@ -1,0 +1,41 @@
+"""Helpers shared by the race and contract tests: parallel jobs, forced collisions, event filters."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import pytest
+
+from domain.workflow import Workflow
+
+
+def race(*jobs: Callable[[], Any]) -> list[Any]:
+    """Run the jobs in parallel threads; answer their results in order, re-raising any failure."""
+    with ThreadPoolExecutor(max_workers=len(jobs)) as pool:
+        futures = [pool.submit(job) for job in jobs]
+        return [f.result(timeout=60) for f in futures]
+
+
+def hold_first_save(
+    monkeypatch: pytest.MonkeyPatch, barrier: threading.Barrier, *workflows: Workflow
+) -> None:
+    """Make each instance wait at its first save until all have reached theirs: a certain collision."""
+    for workflow in workflows:
+        original = workflow.save
+        first = [True]
+
+        def save(*args: Any, _original: Any = original, _first: list[bool] = first, **kwargs: Any) -> Any:
+            if _first[0]:
+                _first[0] = False
+                barrier.wait(timeout=30)
+            return _original(*args, **kwargs)
+
+        monkeypatch.setattr(workflow, "save", save)
+
+
+def of_kind(events: list[Any], name: str) -> list[Any]:
+    """The events of one type, in order."""
+    return [e for e in events if type(e).__name__ == name]

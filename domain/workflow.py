@@ -542,14 +542,16 @@ class Workflow(Application[UUID]):
         actor: Actor | None,
     ) -> Result:
         """Run a command that loads one issue, acts on it and saves it."""
+        # Resolve a number once, not on every retry; the fingerprint then names the item itself,
+        # so a repeat sent by number or by id is the same request.
+        issue_id = self.issue_id(ref)
 
         def body(now: datetime) -> Outcome:
-            issue = self.get_issue(ref)
+            issue = self.get_issue(issue_id)
             detail = act(issue, now) or {}
             return Outcome(issue, [issue], number=issue.number, detail=detail)
 
-        # Fingerprint the item, not how it was named: a repeat by number or by id is the same request.
-        args = {"issue": str(self.issue_id(ref)), **args}
+        args = {"issue": str(issue_id), **args}
         return self._execute(command, key, args, body, actor=actor, what=f"Issue {str(ref)[:40]}")
 
     def merge_opinions(

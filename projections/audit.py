@@ -4,11 +4,12 @@ attributed to whoever held the item when it passed."""
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
+import orjson
+
 from projections.store import Tx, iso
-from projections.view import Names, View, topic
+from projections.view import Appends, Keys, Names, View, ViewState, chunks, topic, upsert
 
 _BASE_FIELDS = {"originator_id", "originator_version", "timestamp", "originator_topic", "actor", "meeting_id"}
 
@@ -56,81 +57,120 @@ INDEXES = [
 ]
 
 
+EVENT_COLUMNS = ("issue_id", "version", "at", "event", "actor", "meeting_id", "leader", "detail")
+TERM_COLUMNS = ("issue_id", "seq", "leader", "department", "started_at", "ended_at", "reason")
+MISSED_COLUMNS = ("issue_id", "deadline", "leader", "department", "level", "noticed_at", "outcome")
+
+
 def _detail(event: Any) -> str:
+    """The event's own fields as JSON: times in ISO 8601 UTC, ids as text, keys sorted."""
     fields = {k: v for k, v in vars(event).items() if k not in _BASE_FIELDS}
-    return json.dumps(fields, default=str, ensure_ascii=False, sort_keys=True)
+    return orjson.dumps(fields, default=str, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS).decode()
 
 
-def _current_term(tx: Tx, t: Names, issue_id: str) -> tuple[int, str, str | None] | None:
-    row = tx.fetchone(
-        f"SELECT seq, leader, department FROM {t['leader_terms']} "
-        "WHERE issue_id = ? AND ended_at IS NULL ORDER BY seq DESC LIMIT 1",
-        [issue_id],
-    )
-    return None if row is None else (int(row[0]), str(row[1]), row[2])
+class Terms:
+    """The leader chains of issues (every term, in order), loaded together for a page's issues."""
+
+    def __init__(self, table: str) -> None:
+        self.table = table
+        self.complete = False
+        self.chains: dict[str, list[dict[str, Any]]] = {}
+        self.changed: dict[tuple[str, int], dict[str, Any]] = {}
+
+    def begin(self, tx: Tx, keys: Keys) -> None:
+        if self.complete:
+            return
+        missing = [key for key in keys.get("Issue", ()) if key not in self.chains]
+        for key in missing:
+            self.chains[key] = []
+        select = f"SELECT {', '.join(TERM_COLUMNS)} FROM {self.table} WHERE issue_id IN "
+        for part in chunks(missing):
+            for row in tx.fetchall(f"{select}({', '.join('?' * len(part))}) ORDER BY issue_id, seq", part):
+                self.chains[row[0]].append(dict(zip(TERM_COLUMNS, row, strict=True)))
+
+    def current(self, key: str) -> dict[str, Any] | None:
+        """The issue's open term: the leader holding it now (None before assignment and once closed)."""
+        chain = self.chains.setdefault(key, [])
+        return chain[-1] if chain and chain[-1]["ended_at"] is None else None
+
+    def start(self, key: str, leader: str, department: str | None, at: str, reason: str | None) -> None:
+        chain = self.chains.setdefault(key, [])
+        seq = chain[-1]["seq"] + 1 if chain else 1
+        term = {
+            "issue_id": key, "seq": seq, "leader": leader, "department": department, "started_at": at,
+            "ended_at": None, "reason": reason,
+        }  # fmt: skip
+        chain.append(term)
+        self.changed[(key, seq)] = term
+
+    def end(self, term: dict[str, Any], at: str) -> None:
+        term["ended_at"] = at
+        self.changed[(term["issue_id"], term["seq"])] = term
+
+    def write(self, tx: Tx) -> None:
+        terms = [tuple(term[c] for c in TERM_COLUMNS) for term in self.changed.values()]
+        upsert(tx, self.table, ("issue_id", "seq"), TERM_COLUMNS, terms)
+        self.changed.clear()
+
+    def forget(self) -> None:
+        self.chains.clear()
+        self.complete = False
+
+    def __len__(self) -> int:
+        return len(self.chains)
 
 
-def record(tx: Tx, event: Any, t: Names) -> None:
+class State(ViewState):
+    """The audit rows a page adds, the deadlines it saw missed, and the leader chains."""
+
+    def __init__(self, t: Names) -> None:
+        self.terms = Terms(t["leader_terms"])
+        self.events = Appends(t["audit_events"], EVENT_COLUMNS)
+        self.missed = Appends(t["missed_deadlines"], MISSED_COLUMNS)
+        self.rows = (self.terms,)
+        self.appends = (self.events, self.missed)
+
+
+def record(state: State, event: Any, key: str) -> None:
     """Every issue event becomes one audit row; some also move the leader chain."""
-    issue_id = str(event.originator_id)
     name = type(event).__name__
     at = iso(event.timestamp)
     if name == "LeaderAssigned":
-        tx.execute(
-            f"INSERT INTO {t['leader_terms']} (issue_id, seq, leader, department, started_at, reason) "
-            "VALUES (?, 1, ?, ?, ?, 'assigned')",
-            [issue_id, event.leader, event.department, at],
-        )
+        # The first assignment starts the chain at 1 (an issue is assigned once, before any hand-over).
+        state.terms.start(key, event.leader, event.department, at, "assigned")
     elif name == "LeadershipHandedOver":
-        term = _current_term(tx, t, issue_id)
-        seq, department = (term[0], term[2]) if term else (0, None)
-        tx.execute(
-            f"UPDATE {t['leader_terms']} SET ended_at = ? WHERE issue_id = ? AND seq = ?",
-            [at, issue_id, seq],
-        )
-        tx.execute(
-            f"INSERT INTO {t['leader_terms']} (issue_id, seq, leader, department, started_at, reason) "
-            "VALUES (?, ?, ?, ?, ?, ?)",
-            [issue_id, seq + 1, event.leader, department, at, event.reason],
-        )
+        term = state.terms.current(key)
+        if term is not None:
+            state.terms.end(term, at)
+        state.terms.start(key, event.leader, term["department"] if term else None, at, event.reason)
     elif name in ("Escalated", "ReferredToStandingCommittee"):
-        term = _current_term(tx, t, issue_id)
-        level = getattr(event, "from_level", "district")
+        term = state.terms.current(key)
         outcome = (
             f"escalated to {event.to_level}" if name == "Escalated" else "referred to the standing committee"
         )
-        tx.execute(
-            f"INSERT INTO {t['missed_deadlines']} (issue_id, deadline, leader, department, level, "
-            "noticed_at, outcome) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            [issue_id, iso(event.for_deadline), event.leader, term[2] if term else None, level, at, outcome],
-        )
-    elif name in ("Closed", "ClosedAsFixed"):
-        tx.execute(
-            f"UPDATE {t['leader_terms']} SET ended_at = ? WHERE issue_id = ? AND ended_at IS NULL",
-            [at, issue_id],
-        )
-    elif name == "Reopened":
-        last = tx.fetchone(
-            f"SELECT seq, leader, department FROM {t['leader_terms']} "
-            "WHERE issue_id = ? ORDER BY seq DESC LIMIT 1",
-            [issue_id],
-        )
-        if last is not None and _current_term(tx, t, issue_id) is None:
-            tx.execute(
-                f"INSERT INTO {t['leader_terms']} "
-                "(issue_id, seq, leader, department, started_at, reason) VALUES (?, ?, ?, ?, ?, 'reopened')",
-                [issue_id, int(last[0]) + 1, last[1], last[2], at],
+        state.missed.add(
+            (
+                key, iso(event.for_deadline), event.leader, term["department"] if term else None,
+                getattr(event, "from_level", "district"), at, outcome,
             )
-    term = _current_term(tx, t, issue_id)
-    leader = term[1] if term else getattr(event, "leader", None)
+        )  # fmt: skip
+    elif name in ("Closed", "ClosedAsFixed"):
+        term = state.terms.current(key)
+        if term is not None:
+            state.terms.end(term, at)
+    elif name == "Reopened":
+        chain = state.terms.chains.get(key)
+        if chain and state.terms.current(key) is None:
+            last = chain[-1]
+            state.terms.start(key, last["leader"], last["department"], at, "reopened")
+    term = state.terms.current(key)
+    leader = term["leader"] if term else getattr(event, "leader", None)
     meeting = getattr(event, "meeting_id", None)
-    tx.execute(
-        f"INSERT INTO {t['audit_events']} (issue_id, version, at, event, actor, meeting_id, leader, detail) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-        [
-            issue_id, event.originator_version, at, name, getattr(event, "actor", None),
+    state.events.add(
+        (
+            key, event.originator_version, at, name, getattr(event, "actor", None),
             str(meeting) if meeting else None, leader, _detail(event),
-        ],
+        )
     )  # fmt: skip
 
 
@@ -145,6 +185,7 @@ ISSUE_EVENTS = (
 VIEW = View(
     name="audit",
     tables=TABLES,
+    state=State,
     indexes=INDEXES,
     handlers={topic("Issue", name): record for name in ISSUE_EVENTS},
 )

@@ -7,11 +7,12 @@ the top level to the standing committee, so the overdue index skips it until it 
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
 from projections.store import Tx, iso
-from projections.view import Names, View, topic
+from projections.view import Names, Rows, View, ViewState, topic
 
 TABLE = """
 CREATE TABLE IF NOT EXISTS {board} (
@@ -53,7 +54,6 @@ CREATE TABLE IF NOT EXISTS {board_counts} (
     PRIMARY KEY (stage, area, level, department, on_committee)
 )
 """
-COUNT_KEY = ("stage", "area", "level", "department", "on_committee")
 
 # A board filled before the counts existed fills them from its rows (a no-op once filled: the
 # counts are empty only when the board is).
@@ -85,6 +85,13 @@ INDEXES = [
 ]
 
 
+COLUMNS = (
+    "issue_id", "number", "title", "area", "level", "horizon", "unit", "stage", "leader", "department",
+    "deadline", "committee_deadline", "on_committee", "paused", "escalations", "reopened", "opinions",
+    "disclosed", "opened_at", "updated_at", "version",
+)  # fmt: skip
+
+
 @dataclass(frozen=True)
 class BoardView(View):
     """The board's tables; counts missing beside an existing board are filled from it."""
@@ -94,137 +101,138 @@ class BoardView(View):
         tx.execute(FILL.format(**names))
 
 
-def _count(tx: Tx, t: Names, key: tuple[Any, ...], delta: int) -> None:
-    counts = t["board_counts"]
-    tx.execute(
-        f"INSERT INTO {counts} (stage, area, level, department, on_committee, n) VALUES (?, ?, ?, ?, ?, ?) "
-        "ON CONFLICT (stage, area, level, department, on_committee) "
-        f"DO UPDATE SET n = {counts}.n + excluded.n",
-        [*key, delta],
-    )
-    if delta < 0:
-        tx.execute(
+def _count_key(row: dict[str, Any]) -> tuple[Any, ...]:
+    return (row["stage"], row["area"], row["level"], row["department"] or "", row["on_committee"])
+
+
+class State(ViewState):
+    """The board's rows, and the change they make to the counts per stage and filter."""
+
+    def __init__(self, t: Names) -> None:
+        self.board = Rows(t["board"], "issue_id", COLUMNS, "Issue")
+        self.rows = (self.board,)
+        self.counts_table = t["board_counts"]
+        self.counts: Counter[tuple[Any, ...]] = Counter()
+
+    def set(self, key: str, event: Any, **columns: Any) -> dict[str, Any] | None:
+        """Change an item's columns and stamp it with the event; moves its count when a filter changed."""
+        row = self.board.get(key)
+        if row is None:
+            return None
+        before = _count_key(row)
+        row.update(columns, updated_at=iso(event.timestamp), version=event.originator_version)
+        self.board.touched(key)
+        after = _count_key(row)
+        if after != before:
+            self.counts[before] -= 1
+            self.counts[after] += 1
+        return row
+
+    def write_more(self, tx: Tx) -> None:
+        moved = [(*key, delta) for key, delta in self.counts.items() if delta]
+        counts = self.counts_table
+        tx.executemany(
+            f"INSERT INTO {counts} (stage, area, level, department, on_committee, n) "
+            "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (stage, area, level, department, on_committee) "
+            f"DO UPDATE SET n = {counts}.n + excluded.n",
+            moved,
+        )
+        tx.executemany(
             f"DELETE FROM {counts} WHERE stage = ? AND area = ? AND level = ? AND department = ? "
             "AND on_committee = ? AND n = 0",
-            list(key),
+            [key for *key, delta in moved if delta < 0],
         )
+        self.counts.clear()
 
 
-def _set(tx: Tx, t: Names, event: Any, **columns: Any) -> None:
-    issue_id = str(event.originator_id)
-    old: tuple[Any, ...] | None = None
-    if any(column in columns for column in COUNT_KEY):
-        old = tx.fetchone(
-            f"SELECT stage, area, level, COALESCE(department, ''), on_committee FROM {t['board']} "
-            "WHERE issue_id = ?",
-            [issue_id],
-        )
-    if old is not None:
-        new = tuple(
-            ((columns[c] or "") if c == "department" else columns[c]) if c in columns else value
-            for c, value in zip(COUNT_KEY, old, strict=True)
-        )
-        if new != old:
-            _count(tx, t, old, -1)
-            _count(tx, t, new, 1)
-    assignments = "".join(f"{name} = ?, " for name in columns)
-    tx.execute(
-        f"UPDATE {t['board']} SET {assignments}updated_at = ?, version = ? WHERE issue_id = ?",
-        [*columns.values(), iso(event.timestamp), event.originator_version, issue_id],
-    )
-
-
-def opened(tx: Tx, event: Any, t: Names) -> None:
-    tx.execute(
-        f"INSERT INTO {t['board']} (issue_id, number, title, area, level, horizon, unit, stage, "
-        "opinions, opened_at, updated_at, version) VALUES (?, ?, ?, ?, ?, ?, ?, 'opened', ?, ?, ?, ?)",
-        [
-            str(event.originator_id), event.number, event.title, event.area, event.level,
-            event.horizon, getattr(event, "unit", None), len(event.opinion_ids),
-            iso(event.timestamp), iso(event.timestamp), event.originator_version,
-        ],
+def opened(state: State, event: Any, key: str) -> None:
+    at = iso(event.timestamp)
+    row = state.board.add(
+        {
+            "issue_id": key, "number": event.number, "title": event.title, "area": event.area,
+            "level": event.level, "horizon": event.horizon, "unit": getattr(event, "unit", None),
+            "stage": "opened", "leader": None, "department": None, "deadline": None,
+            "committee_deadline": None, "on_committee": 0, "paused": 0, "escalations": 0, "reopened": 0,
+            "opinions": len(event.opinion_ids), "disclosed": 0, "opened_at": at, "updated_at": at,
+            "version": event.originator_version,
+        }
     )  # fmt: skip
-    _count(tx, t, ("opened", event.area, event.level, "", 0), 1)
+    state.counts[_count_key(row)] += 1
 
 
-def opinion_linked(tx: Tx, event: Any, t: Names) -> None:
-    tx.execute(
-        f"UPDATE {t['board']} SET opinions = opinions + 1 WHERE issue_id = ?", [str(event.originator_id)]
-    )
-    _set(tx, t, event)
+def opinion_linked(state: State, event: Any, key: str) -> None:
+    row = state.set(key, event)
+    if row is not None:
+        row["opinions"] += 1
 
 
-def leader_assigned(tx: Tx, event: Any, t: Names) -> None:
-    _set(
-        tx, t, event, stage="assigned", leader=event.leader, department=event.department,
+def leader_assigned(state: State, event: Any, key: str) -> None:
+    state.set(
+        key, event, stage="assigned", leader=event.leader, department=event.department,
         deadline=iso(event.deadline),
     )  # fmt: skip
 
 
-def handed_over(tx: Tx, event: Any, t: Names) -> None:
-    _set(tx, t, event, leader=event.leader)
+def handed_over(state: State, event: Any, key: str) -> None:
+    state.set(key, event, leader=event.leader)
 
 
-def deadline_extended(tx: Tx, event: Any, t: Names) -> None:
-    _set(tx, t, event, deadline=iso(event.deadline))
+def deadline_extended(state: State, event: Any, key: str) -> None:
+    state.set(key, event, deadline=iso(event.deadline))
 
 
-def escalated(tx: Tx, event: Any, t: Names) -> None:
-    tx.execute(
-        f"UPDATE {t['board']} SET escalations = escalations + 1 WHERE issue_id = ?",
-        [str(event.originator_id)],
-    )
-    _set(tx, t, event, level=event.to_level, deadline=iso(event.deadline))
+def escalated(state: State, event: Any, key: str) -> None:
+    row = state.set(key, event, level=event.to_level, deadline=iso(event.deadline))
+    if row is not None:
+        row["escalations"] += 1
 
 
-def referred(tx: Tx, event: Any, t: Names) -> None:
-    tx.execute(
-        f"UPDATE {t['board']} SET escalations = escalations + 1 WHERE issue_id = ?",
-        [str(event.originator_id)],
-    )
-    _set(tx, t, event, on_committee=1, committee_deadline=iso(event.for_deadline))
+def referred(state: State, event: Any, key: str) -> None:
+    row = state.set(key, event, on_committee=1, committee_deadline=iso(event.for_deadline))
+    if row is not None:
+        row["escalations"] += 1
 
 
 def stage(value: str) -> Any:
-    def handler(tx: Tx, event: Any, t: Names) -> None:
-        _set(tx, t, event, stage=value)
+    def handler(state: State, event: Any, key: str) -> None:
+        state.set(key, event, stage=value)
 
     return handler
 
 
-def resolved(tx: Tx, event: Any, t: Names) -> None:
-    _set(tx, t, event, stage="resolved", paused=0)
+def resolved(state: State, event: Any, key: str) -> None:
+    state.set(key, event, stage="resolved", paused=0)
 
 
-def reopened(tx: Tx, event: Any, t: Names) -> None:
-    tx.execute(
-        f"UPDATE {t['board']} SET reopened = reopened + 1 WHERE issue_id = ?", [str(event.originator_id)]
-    )
-    _set(
-        tx, t, event, stage="in_progress", deadline=iso(event.deadline), on_committee=0,
+def reopened(state: State, event: Any, key: str) -> None:
+    row = state.set(
+        key, event, stage="in_progress", deadline=iso(event.deadline), on_committee=0,
         committee_deadline=None, paused=0,
     )  # fmt: skip
+    if row is not None:
+        row["reopened"] += 1
 
 
-def clock_paused(tx: Tx, event: Any, t: Names) -> None:
-    _set(tx, t, event, paused=1)
+def clock_paused(state: State, event: Any, key: str) -> None:
+    state.set(key, event, paused=1)
 
 
-def clock_resumed(tx: Tx, event: Any, t: Names) -> None:
-    _set(tx, t, event, paused=0, deadline=iso(event.deadline))
+def clock_resumed(state: State, event: Any, key: str) -> None:
+    state.set(key, event, paused=0, deadline=iso(event.deadline))
 
 
-def disclosed(tx: Tx, event: Any, t: Names) -> None:
-    _set(tx, t, event, disclosed=1)
+def disclosed(state: State, event: Any, key: str) -> None:
+    state.set(key, event, disclosed=1)
 
 
-def touched(tx: Tx, event: Any, t: Names) -> None:
-    _set(tx, t, event)
+def touched(state: State, event: Any, key: str) -> None:
+    state.set(key, event)
 
 
 VIEW = BoardView(
     name="board",
     tables={"board": TABLE, "board_counts": COUNTS},
+    state=State,
     indexes=INDEXES,
     handlers={
         topic("Issue", "Opened"): opened,

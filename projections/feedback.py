@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from projections.store import Tx, iso
-from projections.view import Names, View, topic
+from projections.store import iso
+from projections.view import Names, Rows, View, ViewState, topic
 
 TABLE = """
 CREATE TABLE IF NOT EXISTS {opinions} (
@@ -32,41 +32,50 @@ INDEXES = [
 ]
 
 
-def recorded(tx: Tx, event: Any, t: Names) -> None:
-    tx.execute(
-        f"INSERT INTO {t['opinions']} (opinion_id, recorded_at, kind, area, channel, unit, recorder) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?)",
-        [
-            str(event.originator_id), iso(event.timestamp), event.kind, event.area, event.channel,
-            event.unit, event.recorder,
-        ],
+COLUMNS = (
+    "opinion_id", "recorded_at", "kind", "area", "channel", "unit", "recorder", "route", "issue_id",
+    "answers", "first_answered_at",
+)  # fmt: skip
+
+
+class State(ViewState):
+    def __init__(self, t: Names) -> None:
+        self.opinions = Rows(t["opinions"], "opinion_id", COLUMNS, "Opinion")
+        self.rows = (self.opinions,)
+
+
+def recorded(state: State, event: Any, key: str) -> None:
+    state.opinions.add(
+        {
+            "opinion_id": key, "recorded_at": iso(event.timestamp), "kind": event.kind, "area": event.area,
+            "channel": event.channel, "unit": event.unit, "recorder": event.recorder, "route": None,
+            "issue_id": None, "answers": 0, "first_answered_at": None,
+        }
     )  # fmt: skip
 
 
-def routed(tx: Tx, event: Any, t: Names) -> None:
-    tx.execute(
-        f"UPDATE {t['opinions']} SET route = ? WHERE opinion_id = ?", [event.route, str(event.originator_id)]
-    )
+def routed(state: State, event: Any, key: str) -> None:
+    state.opinions.change(key, route=event.route)
 
 
-def merged(tx: Tx, event: Any, t: Names) -> None:
-    tx.execute(
-        f"UPDATE {t['opinions']} SET issue_id = ? WHERE opinion_id = ?",
-        [str(event.issue_id), str(event.originator_id)],
-    )
+def merged(state: State, event: Any, key: str) -> None:
+    state.opinions.change(key, issue_id=str(event.issue_id))
 
 
-def answered(tx: Tx, event: Any, t: Names) -> None:
-    tx.execute(
-        f"UPDATE {t['opinions']} SET answers = answers + 1, "
-        "first_answered_at = COALESCE(first_answered_at, ?) WHERE opinion_id = ?",
-        [iso(event.timestamp), str(event.originator_id)],
-    )
+def answered(state: State, event: Any, key: str) -> None:
+    row = state.opinions.get(key)
+    if row is not None:
+        state.opinions.change(
+            key,
+            answers=row["answers"] + 1,
+            first_answered_at=row["first_answered_at"] or iso(event.timestamp),
+        )
 
 
 VIEW = View(
     name="feedback",
     tables={"opinions": TABLE},
+    state=State,
     indexes=INDEXES,
     handlers={
         topic("Opinion", "Recorded"): recorded,

@@ -21,8 +21,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 import domain.duty  # noqa: F401  (registers the Duty events' topics so the projector can decode them)
-from projections.store import Tx, ViewDB, from_iso, iso
-from projections.view import Names, View, topic
+from projections.store import ViewDB, from_iso, iso
+from projections.view import Appends, Names, Rows, View, ViewState, topic
 
 INBOX = """
 CREATE TABLE IF NOT EXISTS {inbox} (
@@ -73,58 +73,60 @@ def _lead(seconds: int) -> str:
     return f"{seconds} seconds"
 
 
-def _number(tx: Tx, t: Names, issue_id: str) -> str | None:
-    row = tx.fetchone(f"SELECT number FROM {t['inbox_issues']} WHERE issue_id = ?", [issue_id])
-    return None if row is None else str(row[0])
+class State(ViewState):
+    """Issue numbers (for the messages) and the notifications."""
+
+    def __init__(self, t: Names) -> None:
+        self.issues = Rows(t["inbox_issues"], "issue_id", ("issue_id", "number"), "Issue")
+        self.inbox = Appends(t["inbox"], COLUMNS, ignore="key")
+        self.rows = (self.issues,)
+        self.appends = (self.inbox,)
+
+    def number(self, issue_id: str) -> str | None:
+        row = self.issues.get(issue_id)
+        return None if row is None else str(row["number"])
+
+    def notify(
+        self,
+        event: Any,
+        event_id: str,
+        recipient: str,
+        kind: str,
+        message: str,
+        *,
+        issue_id: str | None = None,
+        number: str | None = None,
+        for_deadline: datetime | None = None,
+        lead_seconds: int | None = None,
+    ) -> None:
+        self.inbox.add(
+            (
+                f"{event_id}/{event.originator_version}/{recipient}", event_id, event.originator_version,
+                recipient, kind, issue_id, number, iso(for_deadline), lead_seconds, message,
+                iso(event.timestamp),
+            )
+        )  # fmt: skip
 
 
-def _notify(
-    tx: Tx,
-    t: Names,
-    event: Any,
-    recipient: str,
-    kind: str,
-    message: str,
-    *,
-    issue_id: str | None = None,
-    number: str | None = None,
-    for_deadline: datetime | None = None,
-    lead_seconds: int | None = None,
-) -> None:
-    event_id = str(event.originator_id)
-    tx.execute(
-        f"INSERT INTO {t['inbox']} ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))}) "
-        "ON CONFLICT (key) DO NOTHING",
-        [
-            f"{event_id}/{event.originator_version}/{recipient}", event_id, event.originator_version,
-            recipient, kind, issue_id, number, iso(for_deadline), lead_seconds, message, iso(event.timestamp),
-        ],
-    )  # fmt: skip
+def opened(state: State, event: Any, key: str) -> None:
+    if state.issues.get(key) is None:
+        state.issues.add({"issue_id": key, "number": event.number})
 
 
-def opened(tx: Tx, event: Any, t: Names) -> None:
-    tx.execute(
-        f"INSERT INTO {t['inbox_issues']} (issue_id, number) VALUES (?, ?) ON CONFLICT (issue_id) DO NOTHING",
-        [str(event.originator_id), event.number],
-    )
-
-
-def reminder_due(tx: Tx, event: Any, t: Names) -> None:
-    issue_id = str(event.originator_id)
-    number = _number(tx, t, issue_id)
+def reminder_due(state: State, event: Any, key: str) -> None:
+    number = state.number(key)
     message = (
         f"Reminder: issue {number} you lead is due {_utc(event.for_deadline)} "
         f"({_lead(event.lead_seconds)} before the deadline)."
     )
-    _notify(
-        tx, t, event, event.leader, "reminder", message, issue_id=issue_id, number=number,
+    state.notify(
+        event, key, event.leader, "reminder", message, issue_id=key, number=number,
         for_deadline=event.for_deadline, lead_seconds=event.lead_seconds,
     )  # fmt: skip
 
 
-def escalated(tx: Tx, event: Any, t: Names) -> None:
-    issue_id = str(event.originator_id)
-    number = _number(tx, t, issue_id)
+def escalated(state: State, event: Any, key: str) -> None:
+    number = state.number(key)
     missed = _utc(event.for_deadline)
     new = _utc(event.deadline)
     to_supervisors = (
@@ -135,14 +137,13 @@ def escalated(tx: Tx, event: Any, t: Names) -> None:
         f"Issue {number} you lead escalated from {event.from_level} to {event.to_level} level: its deadline "
         f"{missed} passed. New deadline {new}; you stay accountable."
     )
-    common: dict[str, Any] = {"issue_id": issue_id, "number": number, "for_deadline": event.for_deadline}
-    _notify(tx, t, event, f"{SUPERVISORS}{event.to_level}", "escalation", to_supervisors, **common)
-    _notify(tx, t, event, event.leader, "escalation", to_leader, **common)
+    common: dict[str, Any] = {"issue_id": key, "number": number, "for_deadline": event.for_deadline}
+    state.notify(event, key, f"{SUPERVISORS}{event.to_level}", "escalation", to_supervisors, **common)
+    state.notify(event, key, event.leader, "escalation", to_leader, **common)
 
 
-def referred(tx: Tx, event: Any, t: Names) -> None:
-    issue_id = str(event.originator_id)
-    number = _number(tx, t, issue_id)
+def referred(state: State, event: Any, key: str) -> None:
+    number = state.number(key)
     missed = _utc(event.for_deadline)
     to_committee = (
         f"Issue {number} is on the standing committee's list: its deadline {missed} passed at the top "
@@ -152,9 +153,9 @@ def referred(tx: Tx, event: Any, t: Names) -> None:
         f"Issue {number} you lead went to the standing committee's list: its deadline {missed} passed "
         "at the top level."
     )
-    common: dict[str, Any] = {"issue_id": issue_id, "number": number, "for_deadline": event.for_deadline}
-    _notify(tx, t, event, COMMITTEE, "committee", to_committee, **common)
-    _notify(tx, t, event, event.leader, "committee", to_leader, **common)
+    common: dict[str, Any] = {"issue_id": key, "number": number, "for_deadline": event.for_deadline}
+    state.notify(event, key, COMMITTEE, "committee", to_committee, **common)
+    state.notify(event, key, event.leader, "committee", to_leader, **common)
 
 
 DUTY_TITLES = {
@@ -164,7 +165,7 @@ DUTY_TITLES = {
 }
 
 
-def duty_raised(tx: Tx, event: Any, t: Names) -> None:
+def duty_raised(state: State, event: Any, key: str) -> None:
     title = DUTY_TITLES.get(event.kind, event.kind)
     due = _utc(event.due_by)
     waiting = sum(len(ids) for ids in event.unanswered.values())
@@ -179,12 +180,13 @@ def duty_raised(tx: Tx, event: Any, t: Names) -> None:
             message = f"{title} of {event.unit} for {event.period}, by {due}."
             if event.kind == "feedback_cycle":
                 message += f" {waiting} opinion{'s' if waiting != 1 else ''} still unanswered."
-        _notify(tx, t, event, recipient, "duty", message, for_deadline=event.due_by)
+        state.notify(event, key, recipient, "duty", message, for_deadline=event.due_by)
 
 
 VIEW = View(
     name="inbox",
     tables={"inbox": INBOX, "inbox_issues": ISSUES},
+    state=State,
     indexes=INDEXES,
     handlers={
         topic("Issue", "Opened"): opened,

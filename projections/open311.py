@@ -33,8 +33,8 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from projections.store import Tx, ViewDB, iso
-from projections.view import Names, View, topic
+from projections.store import ViewDB, iso
+from projections.view import Names, Rows, View, ViewState, topic
 
 RECORDER = "open311"
 CHANNEL = "online"
@@ -121,91 +121,92 @@ def read_trailer(text: str) -> dict[str, Any]:
 # -- handlers ---------------------------------------------------------------------------------
 
 
-def recorded(tx: Tx, event: Any, t: Names) -> None:
+REQUEST_COLUMNS = (
+    "opinion_id", "token", "service_code", "recorded_at", "updated_at", "listed", "route", "answers",
+    "issue_id", "address", "address_id", "latitude", "longitude", "media_url",
+)  # fmt: skip
+ISSUE_COLUMNS = ("issue_id", "stage", "stage_at", "title", "department", "deadline", "notes", "disclosed_at")
+
+
+class State(ViewState):
+    """Open311 requests (keyed by opinion) and issues' public state (keyed by issue)."""
+
+    def __init__(self, t: Names) -> None:
+        self.requests = Rows(t["open311_requests"], "opinion_id", REQUEST_COLUMNS, "Opinion")
+        self.issues = Rows(t["open311_issues"], "issue_id", ISSUE_COLUMNS, "Issue")
+        self.rows = (self.requests, self.issues)
+
+
+def recorded(state: State, event: Any, key: str) -> None:
     if event.recorder != RECORDER or event.channel != CHANNEL:
         return
-    opinion_id = event.originator_id
     fields = read_trailer(event.text)
     details = fields["details"]
     at = iso(event.timestamp)
-    tx.execute(
-        f"INSERT INTO {t['open311_requests']} (opinion_id, token, service_code, recorded_at, updated_at, "
-        "listed, address, address_id, latitude, longitude, media_url) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        [
-            str(opinion_id), token_for(opinion_id), service_code(event.kind, event.area), at, at,
-            1 if fields["listed"] else 0,
-            event.place if details else None,
-            fields["address_id"] if details else None,
-            event.latitude if details else None,
-            event.longitude if details else None,
-            fields["media_url"] if details else None,
-        ],
+    state.requests.add(
+        {
+            "opinion_id": key, "token": token_for(event.originator_id),
+            "service_code": service_code(event.kind, event.area), "recorded_at": at, "updated_at": at,
+            "listed": 1 if fields["listed"] else 0, "route": None, "answers": 0, "issue_id": None,
+            "address": event.place if details else None,
+            "address_id": fields["address_id"] if details else None,
+            "latitude": event.latitude if details else None,
+            "longitude": event.longitude if details else None,
+            "media_url": fields["media_url"] if details else None,
+        }
     )  # fmt: skip
 
 
-def _touch(tx: Tx, t: Names, event: Any, assignments: str, params: list[Any]) -> None:
-    tx.execute(
-        f"UPDATE {t['open311_requests']} SET {assignments}, updated_at = ? WHERE opinion_id = ?",
-        [*params, iso(event.timestamp), str(event.originator_id)],
-    )
+def routed(state: State, event: Any, key: str) -> None:
+    state.requests.change(key, route=event.route, updated_at=iso(event.timestamp))
 
 
-def routed(tx: Tx, event: Any, t: Names) -> None:
-    _touch(tx, t, event, "route = ?", [event.route])
+def merged(state: State, event: Any, key: str) -> None:
+    state.requests.change(key, issue_id=str(event.issue_id), updated_at=iso(event.timestamp))
 
 
-def merged(tx: Tx, event: Any, t: Names) -> None:
-    _touch(tx, t, event, "issue_id = ?", [str(event.issue_id)])
+def answered(state: State, event: Any, key: str) -> None:
+    row = state.requests.get(key)
+    if row is not None:
+        state.requests.change(key, answers=row["answers"] + 1, updated_at=iso(event.timestamp))
 
 
-def answered(tx: Tx, event: Any, t: Names) -> None:
-    _touch(tx, t, event, "answers = answers + 1", [])
-
-
-def issue_opened(tx: Tx, event: Any, t: Names) -> None:
-    at = iso(event.timestamp)
-    tx.execute(
-        f"INSERT INTO {t['open311_issues']} (issue_id, stage, stage_at) VALUES (?, 'opened', ?) "
-        "ON CONFLICT (issue_id) DO NOTHING",
-        [str(event.originator_id), at],
-    )
+def issue_opened(state: State, event: Any, key: str) -> None:
+    if state.issues.get(key) is None:
+        state.issues.add(
+            {
+                "issue_id": key, "stage": "opened", "stage_at": iso(event.timestamp), "title": None,
+                "department": None, "deadline": None, "notes": None, "disclosed_at": None,
+            }
+        )  # fmt: skip
 
 
 def stage(value: str) -> Any:
     """A handler that moves the issue to `value` (only the moves that open or close requests)."""
 
-    def handler(tx: Tx, event: Any, t: Names) -> None:
-        tx.execute(
-            f"UPDATE {t['open311_issues']} SET stage = ?, stage_at = ? WHERE issue_id = ?",
-            [value, iso(event.timestamp), str(event.originator_id)],
-        )
+    def handler(state: State, event: Any, key: str) -> None:
+        state.issues.change(key, stage=value, stage_at=iso(event.timestamp))
 
     return handler
 
 
-def disclosed(tx: Tx, event: Any, t: Names) -> None:
+def disclosed(state: State, event: Any, key: str) -> None:
     """Only what the disclosure published: later disclosures update the fields they publish."""
     published: dict[str, str] = event.published
-    assignments = ["disclosed_at = ?"]
-    params: list[Any] = [iso(event.timestamp)]
+    values: dict[str, Any] = {"disclosed_at": iso(event.timestamp)}
     for column in ("title", "department", "deadline"):
         if column in published:
-            assignments.append(f"{column} = ?")
-            params.append(published[column])
+            values[column] = published[column]
     note = next((published[name] for name in NOTE_FIELDS if name in published), None)
     if note is not None:
-        assignments.append("notes = ?")
-        params.append(note)
-    tx.execute(
-        f"UPDATE {t['open311_issues']} SET {', '.join(assignments)} WHERE issue_id = ?",
-        [*params, str(event.originator_id)],
-    )
+        values["notes"] = note
+    state.issues.change(key, **values)
 
 
 VIEW = View(
     name="open311",
     tables={"open311_requests": REQUESTS, "open311_issues": ISSUES},
+    state=State,
     indexes=INDEXES,
     handlers={
         topic("Opinion", "Recorded"): recorded,

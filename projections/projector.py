@@ -17,7 +17,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 from uuid import UUID
 
@@ -26,7 +26,10 @@ from eventsourcing.persistence import Notification
 
 from projections import audit, board, feedback, inbox, open311, register, satisfaction
 from projections.store import Tx, ViewDB
-from projections.view import Handler, Names, View
+from projections.view import Handler, Names, View, ViewState
+
+# Each topic's aggregate ("Issue"), and its handlers with the index of the view each belongs to.
+Dispatch = dict[str, tuple[str, list[tuple[Handler, int]]]]
 
 ALL_VIEWS: tuple[View, ...] = (
     board.VIEW,
@@ -79,18 +82,18 @@ class Projector:
         self.views = tuple(views)
         self.page_size = page_size
         self.names: dict[str, Names] = {view.name: view.names() for view in self.views}
-        self._dispatch = self._dispatch_for(self.views, self.names)
+        self._dispatch = self._dispatch_for(self.views)
         self.ensure_tables()
 
     @staticmethod
-    def _dispatch_for(
-        views: Sequence[View], names: Mapping[str, Names]
-    ) -> dict[str, list[tuple[Handler, Names]]]:
-        dispatch: dict[str, list[tuple[Handler, Names]]] = defaultdict(list)
-        for view in views:
+    def _dispatch_for(views: Sequence[View]) -> Dispatch:
+        """Each topic's aggregate, and its handlers with the index (in `views`) of each one's view."""
+        dispatch: Dispatch = {}
+        for at, view in enumerate(views):
             for event_topic, handler in view.handlers.items():
-                dispatch[event_topic].append((handler, names[view.name]))
-        return dict(dispatch)
+                aggregate = event_topic.partition(":")[2].partition(".")[0]
+                dispatch.setdefault(event_topic, (aggregate, []))[1].append((handler, at))
+        return dispatch
 
     def ensure_tables(self) -> None:
         """Create the tables, and fill any view that is new to this database from the whole log."""
@@ -158,15 +161,33 @@ class Projector:
         self,
         tx: Tx,
         notifications: Sequence[Notification],
-        dispatch: dict[str, list[tuple[Handler, Names]]],
+        states: Sequence[ViewState],
+        dispatch: Dispatch,
+        *,
+        final: bool = True,
     ) -> None:
+        """Apply a page: decode the events some view reads, let each view load the rows of the
+        page's originators, run the handlers in log order, then let each view write what changed
+        (all of it when `final`; a rebuild keeps rows in memory until its last page)."""
         to_event = self.log.mapper.to_domain_event
+        entries: list[tuple[Any, str, list[tuple[Handler, int]]]] = []
+        keys: list[dict[str, set[str]]] = [defaultdict(set) for _ in states]
         for notification in notifications:
-            handlers = dispatch.get(notification.topic)
-            if handlers:
-                event: Any = to_event(notification)
-                for handler, names in handlers:
-                    handler(tx, event, names)
+            found = dispatch.get(notification.topic)
+            if found:
+                aggregate, handlers = found
+                key = str(notification.originator_id)
+                entries.append((to_event(notification), key, handlers))
+                for _, at in handlers:
+                    keys[at][aggregate].add(key)
+        busy = [at for at, page_keys in enumerate(keys) if page_keys]
+        for at in busy:
+            states[at].begin(tx, keys[at])
+        for event, key, handlers in entries:
+            for handler, at in handlers:
+                handler(states[at], event, key)
+        for at in busy:
+            states[at].end(tx, final=final)
 
     def run_once(self) -> int:
         """Project the next page; returns how many log entries it consumed."""
@@ -175,7 +196,8 @@ class Projector:
             notifications = self.log.page(position + 1, self.page_size)
             if not notifications:
                 return 0
-            self._apply(tx, notifications, self._dispatch)
+            states = [view.state(self.names[view.name]) for view in self.views]
+            self._apply(tx, notifications, states, self._dispatch)
             tx.execute(f"UPDATE {TRACKING} SET position = ? WHERE name = 'views'", [notifications[-1].id])
         return len(notifications)
 
@@ -224,7 +246,10 @@ class Projector:
     ) -> int:
         views = [v for v in self.views if view_names is None or v.name in view_names]
         fresh = {view.name: view.names(NEW) for view in views}
-        dispatch = self._dispatch_for(views, fresh)
+        states = [view.state(fresh[view.name]) for view in views]
+        for state in states:
+            state.rebuilding()
+        dispatch = self._dispatch_for(views)
         with self.db.transaction() as tx:
             for view in views:
                 for table in fresh[view.name].values():
@@ -238,11 +263,14 @@ class Projector:
             if not notifications:
                 break
             with self.db.transaction() as tx:
-                self._apply(tx, notifications, dispatch)
+                self._apply(tx, notifications, states, dispatch, final=False)
             done += len(notifications)
             start = notifications[-1].id + 1
             if progress:
                 progress(min(start - 1, target), target)
+        with self.db.transaction() as tx:
+            for state in states:
+                state.end(tx)  # every row the rebuild still holds in memory
         with self.db.transaction() as tx:
             # Under the write lock: apply what the live projector added since, then swap.
             position = self._locked_position(tx)
@@ -250,7 +278,7 @@ class Projector:
                 notifications = self.log.page(start, self.page_size, stop=position)
                 if not notifications:
                     break
-                self._apply(tx, notifications, dispatch)
+                self._apply(tx, notifications, states, dispatch)
                 done += len(notifications)
                 start = notifications[-1].id + 1
             for view in views:

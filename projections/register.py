@@ -8,8 +8,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from projections.store import Tx, iso
-from projections.view import Names, View, topic
+from projections.store import iso
+from projections.view import Names, Rows, View, ViewState, topic
 
 TABLE = """
 CREATE TABLE IF NOT EXISTS {register} (
@@ -26,28 +26,38 @@ CREATE TABLE IF NOT EXISTS {register} (
 INDEXES = ["CREATE INDEX IF NOT EXISTS ix_register_last ON {register} (last_disclosed_at)"]
 
 
-def disclosed(tx: Tx, event: Any, t: Names) -> None:
-    issue_id = str(event.originator_id)
-    row = tx.fetchone(f"SELECT published FROM {t['register']} WHERE issue_id = ?", [issue_id])
-    published: dict[str, str] = json.loads(row[0]) if row else {}
+COLUMNS = (
+    "issue_id", "number", "published", "published_where", "deadline", "first_disclosed_at",
+    "last_disclosed_at", "disclosures",
+)  # fmt: skip
+
+
+class State(ViewState):
+    def __init__(self, t: Names) -> None:
+        self.register = Rows(t["register"], "issue_id", COLUMNS, "Issue")
+        self.rows = (self.register,)
+
+
+def disclosed(state: State, event: Any, key: str) -> None:
+    row = state.register.get(key)
+    published: dict[str, str] = json.loads(row["published"]) if row else {}
     published.update(event.published)
     at = iso(event.timestamp)
-    tx.execute(
-        f"INSERT INTO {t['register']} (issue_id, number, published, published_where, deadline, "
-        "first_disclosed_at, last_disclosed_at, disclosures) VALUES (?, ?, ?, ?, ?, ?, ?, 1) "
-        "ON CONFLICT (issue_id) DO UPDATE SET published = excluded.published, "
-        "published_where = excluded.published_where, deadline = excluded.deadline, "
-        f"last_disclosed_at = excluded.last_disclosed_at, disclosures = {t['register']}.disclosures + 1",
-        [
-            issue_id, published["number"], json.dumps(published, ensure_ascii=False, sort_keys=True),
-            event.where, published.get("deadline"), at, at,
-        ],
+    state.register.add(
+        {
+            "issue_id": key, "number": published["number"],
+            "published": json.dumps(published, ensure_ascii=False, sort_keys=True),
+            "published_where": event.where, "deadline": published.get("deadline"),
+            "first_disclosed_at": row["first_disclosed_at"] if row else at, "last_disclosed_at": at,
+            "disclosures": row["disclosures"] + 1 if row else 1,
+        }
     )  # fmt: skip
 
 
 VIEW = View(
     name="register",
     tables={"register": TABLE},
+    state=State,
     indexes=INDEXES,
     handlers={topic("Issue", "Disclosed"): disclosed},
 )

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from projections.store import Tx, iso
-from projections.view import Names, View, topic
+from projections.store import iso
+from projections.view import Appends, Names, Rows, View, ViewState, topic
 
 TABLES = {
     "sat_issues": """
@@ -41,42 +41,53 @@ INDEXES = [
 ]
 
 
-def opened(tx: Tx, event: Any, t: Names) -> None:
-    tx.execute(
-        f"INSERT INTO {t['sat_issues']} (issue_id, area, unit, level) VALUES (?, ?, ?, ?)",
-        [str(event.originator_id), event.area, getattr(event, "unit", None), event.level],
+ISSUE_COLUMNS = ("issue_id", "area", "unit", "level")
+CONCLUSION_COLUMNS = (
+    "issue_id", "version", "at", "period", "area", "unit", "level", "leader", "outcome", "rate", "satisfied",
+    "basically", "dissatisfied",
+)  # fmt: skip
+
+
+class State(ViewState):
+    """Issues' area, unit and level (as the verdicts need them), and the verdicts."""
+
+    def __init__(self, t: Names) -> None:
+        self.issues = Rows(t["sat_issues"], "issue_id", ISSUE_COLUMNS, "Issue")
+        self.conclusions = Appends(t["conclusions"], CONCLUSION_COLUMNS)
+        self.rows = (self.issues,)
+        self.appends = (self.conclusions,)
+
+
+def opened(state: State, event: Any, key: str) -> None:
+    state.issues.add(
+        {"issue_id": key, "area": event.area, "unit": getattr(event, "unit", None), "level": event.level}
     )
 
 
-def escalated(tx: Tx, event: Any, t: Names) -> None:
-    tx.execute(
-        f"UPDATE {t['sat_issues']} SET level = ? WHERE issue_id = ?",
-        [event.to_level, str(event.originator_id)],
-    )
+def escalated(state: State, event: Any, key: str) -> None:
+    state.issues.change(key, level=event.to_level)
 
 
-def concluded(tx: Tx, event: Any, t: Names) -> None:
+def concluded(state: State, event: Any, key: str) -> None:
     if event.rate is None:  # a supervisor's reopen of a closed item is not a vote
         return
-    issue_id = str(event.originator_id)
-    row = tx.fetchone(f"SELECT area, unit, level FROM {t['sat_issues']} WHERE issue_id = ?", [issue_id])
-    area, unit, level = row if row else ("unknown", None, "unknown")
+    row = state.issues.get(key)
+    area, unit, level = (row["area"], row["unit"], row["level"]) if row else ("unknown", None, "unknown")
     counts = event.counts or {}
-    tx.execute(
-        f"INSERT INTO {t['conclusions']} (issue_id, version, at, period, area, unit, level, leader, outcome, "
-        "rate, satisfied, basically, dissatisfied) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        [
-            issue_id, event.originator_version, iso(event.timestamp), event.timestamp.strftime("%Y-%m"),
+    state.conclusions.add(
+        (
+            key, event.originator_version, iso(event.timestamp), event.timestamp.strftime("%Y-%m"),
             area, unit, level, event.leader, "closed" if type(event).__name__ == "Closed" else "reopened",
             float(event.rate), counts.get("satisfied", 0), counts.get("basically_satisfied", 0),
             counts.get("dissatisfied", 0),
-        ],
+        )
     )  # fmt: skip
 
 
 VIEW = View(
     name="satisfaction",
     tables=TABLES,
+    state=State,
     indexes=INDEXES,
     handlers={
         topic("Issue", "Opened"): opened,

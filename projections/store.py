@@ -15,18 +15,37 @@ import time
 import zlib
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, overload
 
 import psycopg
 
+ZERO = timedelta(0)
 
+
+@overload
+def iso(moment: datetime) -> str: ...
+@overload
+def iso(moment: None) -> None: ...
+@overload
+def iso(moment: datetime | None) -> str | None: ...
 def iso(moment: datetime | None) -> str | None:
-    """A sortable UTC text form used for every timestamp in the views."""
+    """A sortable UTC text form used for every timestamp in the views: `2026-03-01T08:00:00.000000Z`."""
+    global _last_iso
     if moment is None:
         return None
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    last = _last_iso  # several views format the same event's timestamp one after another
+    if last[0] is moment:
+        return last[1]
+    utc = moment if moment.utcoffset() == ZERO else moment.astimezone(UTC)  # naive: taken as local time
+    # `isoformat` is several times faster than `strftime`; with fixed microseconds it ends in "+00:00".
+    text = utc.isoformat(timespec="microseconds")[:-6] + "Z"
+    _last_iso = (moment, text)
+    return text
+
+
+_last_iso: tuple[datetime | None, str] = (None, "")
 
 
 def from_iso(text: str | None) -> datetime | None:
@@ -134,6 +153,9 @@ class SqliteViewDB(ViewDB):
         self._conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30)
         self._switch_to_wal()
         self._conn.execute("PRAGMA synchronous=NORMAL")
+        # 64 MiB of page cache for the writer (the default is 2 MiB): a page of the log touches rows
+        # all over the views' primary-key trees, and rebuilding reads them back page after page.
+        self._conn.execute("PRAGMA cache_size=-65536")
         self._lock = threading.RLock()
         self._lease_fd: int | None = None
         self._readers = threading.local()

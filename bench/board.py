@@ -126,8 +126,8 @@ def populate(path: Path, count: int, rng: random.Random, **options: Any) -> Sqli
     with db.transaction() as tx:
         board.VIEW.create_tables(tx, names)
         tx.executemany(INSERT, list(rows(count, rng, **options)))
-        board.VIEW.create_tables(tx, names)  # fills the board's counts and text index from its rows
-        board.VIEW.create_indexes(tx, names)
+        board.VIEW.create_tables(tx, names)  # fills the board's counts from its rows
+        board.VIEW.create_indexes(tx, names)  # and its indexes, the text index among them
     return db
 
 

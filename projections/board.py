@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from projections.store import Tx, iso
-from projections.view import Names, Rows, View, ViewState, topic
+from projections.view import Names, Rows, View, ViewState, chunks, topic
 
 TABLE = """
 CREATE TABLE IF NOT EXISTS {board} (
@@ -64,6 +64,20 @@ FILL = (
     "GROUP BY stage, area, level, COALESCE(department, ''), on_committee"
 )
 
+# On SQLite, a trigram full-text index of each item's title and number (neither ever changes),
+# so a text search reads the matching items instead of scanning the board (`queries.board`).
+# Contentless: it holds the index alone, keyed by the board's rowid. PostgreSQL scans with LIKE.
+TEXT = (
+    "CREATE VIRTUAL TABLE IF NOT EXISTS {board_text} "
+    "USING fts5(title, number, content='', tokenize='trigram')"
+)
+# A board from before the text index, or one just rebuilt (its text index is filled here, in the
+# swap, rather than page by page), fills the index from its rows.
+FILL_TEXT = (
+    "INSERT INTO {board_text} (rowid, title, number) SELECT rowid, title, number FROM {board} "
+    "WHERE NOT EXISTS (SELECT 1 FROM {board_text})"
+)
+
 INDEXES = [
     "CREATE INDEX IF NOT EXISTS ix_board_stage_deadline ON {board} (stage, deadline)",
     "CREATE INDEX IF NOT EXISTS ix_board_overdue ON {board} (deadline) "
@@ -100,6 +114,11 @@ class BoardView(View):
         super().create_tables(tx, names)
         tx.execute(FILL.format(**names))
 
+    def create_indexes(self, tx: Tx, names: Names) -> None:
+        super().create_indexes(tx, names)
+        if "board_text" in names:
+            tx.execute(FILL_TEXT.format(**names))
+
 
 def _count_key(row: dict[str, Any]) -> tuple[Any, ...]:
     return (row["stage"], row["area"], row["level"], row["department"] or "", row["on_committee"])
@@ -113,6 +132,13 @@ class State(ViewState):
         self.rows = (self.board,)
         self.counts_table = t["board_counts"]
         self.counts: Counter[tuple[Any, ...]] = Counter()
+        self.t = t
+        self.opened: list[str] = []  # items new in this page, for the text index (SQLite)
+        self.text_later = False
+
+    def rebuilding(self) -> None:
+        super().rebuilding()
+        self.text_later = True  # the swap fills the new text index from the new board (FILL_TEXT)
 
     def set(self, key: str, event: Any, **columns: Any) -> dict[str, Any] | None:
         """Change an item's columns and stamp it with the event; moves its count when a filter changed."""
@@ -127,6 +153,18 @@ class State(ViewState):
             self.counts[before] -= 1
             self.counts[after] += 1
         return row
+
+    def end(self, tx: Tx, *, final: bool = True) -> None:
+        super().end(tx, final=final)
+        if final and self.opened and "board_text" in self.t and not self.text_later:
+            for part in chunks(self.opened):
+                tx.execute(
+                    f"INSERT INTO {self.t['board_text']} (rowid, title, number) "
+                    f"SELECT rowid, title, number FROM {self.t['board']} "
+                    f"WHERE issue_id IN ({', '.join('?' * len(part))})",
+                    part,
+                )
+        self.opened = []
 
     def write_more(self, tx: Tx) -> None:
         moved = [(*key, delta) for key, delta in self.counts.items() if delta]
@@ -158,6 +196,7 @@ def opened(state: State, event: Any, key: str) -> None:
         }
     )  # fmt: skip
     state.counts[_count_key(row)] += 1
+    state.opened.append(key)
 
 
 def opinion_linked(state: State, event: Any, key: str) -> None:
@@ -232,6 +271,7 @@ def touched(state: State, event: Any, key: str) -> None:
 VIEW = BoardView(
     name="board",
     tables={"board": TABLE, "board_counts": COUNTS},
+    sqlite_tables={"board_text": TEXT},
     state=State,
     indexes=INDEXES,
     handlers={

@@ -81,7 +81,7 @@ class Projector:
         self.db = db
         self.views = tuple(views)
         self.page_size = page_size
-        self.names: dict[str, Names] = {view.name: view.names() for view in self.views}
+        self.names: dict[str, Names] = {view.name: view.names(dialect=db.dialect) for view in self.views}
         self._dispatch = self._dispatch_for(self.views)
         self.ensure_tables()
 
@@ -245,7 +245,7 @@ class Projector:
         self, view_names: Sequence[str] | None, *, progress: Callable[[int, int], None] | None
     ) -> int:
         views = [v for v in self.views if view_names is None or v.name in view_names]
-        fresh = {view.name: view.names(NEW) for view in views}
+        fresh = {view.name: view.names(NEW, dialect=self.db.dialect) for view in views}
         states = [view.state(fresh[view.name]) for view in views]
         for state in states:
             state.rebuilding()

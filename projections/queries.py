@@ -5,7 +5,6 @@ order (a unique last sort key), so pages and exports are stable."""
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
@@ -82,8 +81,17 @@ def _board_where(f: BoardFilter, now: datetime, *, with_stage: bool) -> tuple[li
 _OVERDUE = "(stage IN ('assigned', 'in_progress') AND paused = 0 AND deadline < ?)"
 
 
+def _needle(text: str) -> str:
+    """What a text search looks for: the text as typed, less LIKE's wildcards."""
+    return text.replace("%", "").replace("_", "")
+
+
 def _like(text: str) -> str:
-    return "%" + text.replace("%", "").replace("_", "") + "%"
+    return "%" + _needle(text) + "%"
+
+
+# The trigram index answers substrings of three characters or more; shorter ones scan the board.
+TRIGRAM = 3
 
 
 def _sql_where(clauses: list[str]) -> str:
@@ -152,28 +160,29 @@ def _board_counts(tx: Any, f: BoardFilter, now: datetime, sqlite: bool) -> dict[
 
 
 def _board_by_text(
-    tx: Any, f: BoardFilter, now: datetime, sort: str, descending: bool, page: int, page_size: int
+    tx: Any, f: BoardFilter, now: datetime, order: str, page: int, page_size: int
 ) -> tuple[list[tuple[Any, ...]], dict[str, int]]:
-    """A text search on SQLite: one scan of the board for the matches' stages and sort keys, which
-    give both the counts and the page (sorted here exactly as the ORDER BY would: text compares by
-    code point, as SQLite's BINARY collation does on UTF-8), then the page's rows by rowid."""
-    clauses, params = _board_where(f, now, with_stage=False)
+    """A text search on SQLite: every match's rowid and stage in the page's order, which give both
+    the counts and the page, then the page's rows by rowid. The matches come from the board's
+    trigram index (a phrase query: the same substring match as LIKE, folding case as LIKE does
+    for ASCII), or, for a text shorter than a trigram, from one scan of the board."""
+    needle = _needle(f.text or "")
+    if len(needle) >= TRIGRAM:
+        clauses, params = _board_where(replace(f, text=None), now, with_stage=False)
+        clauses.insert(0, "board_text MATCH ?")
+        params.insert(0, '"' + needle.replace('"', '""') + '"')
+        source = "board_text JOIN board ON board.rowid = board_text.rowid"
+    else:
+        clauses, params = _board_where(f, now, with_stage=False)
+        source = "board"
     found = tx.fetchall(
-        f"SELECT rowid, stage, deadline, number, updated_at, opened_at FROM board{_sql_where(clauses)}",
-        params,
+        f"SELECT board.rowid, board.stage FROM {source}{_sql_where(clauses)} ORDER BY {order}", params
     )
     counts: dict[str, int] = {}
-    for _, stage, *_keys in found:
+    for _, stage in found:
         counts[stage] = counts.get(stage, 0) + 1
     if f.stage is not None:
         found = [row for row in found if row[1] == f.stage]
-    key: Callable[[tuple[Any, ...]], tuple[Any, ...]] = {
-        "deadline": lambda r: (r[2] is None, r[2] or "", r[3]),
-        "number": lambda r: (r[3], r[3]),
-        "updated": lambda r: (r[4], r[3]),
-        "opened": lambda r: (r[5], r[3]),
-    }[sort]
-    found.sort(key=key, reverse=descending)
     chosen = [row[0] for row in found[(page - 1) * page_size : page * page_size]]
     if not chosen:
         return [], counts
@@ -204,17 +213,17 @@ def board(
     page = max(1, page)
     page_size = min(max(1, page_size), MAX_PAGE_SIZE)
     direction = " DESC" if descending else ""
-    order = ", ".join(f"{part}{direction}" for part in BOARD_SORTS[sort].split(", "))
+    order = ", ".join(f"board.{part}{direction}" for part in [*BOARD_SORTS[sort].split(", "), "number"])
     sqlite = db.dialect == "sqlite"
     with db.read() as tx:
         if sqlite and f.text and f.leader is None and f.department is None:
-            rows, counts = _board_by_text(tx, f, now, sort, descending, page, page_size)
+            rows, counts = _board_by_text(tx, f, now, order, page, page_size)
         else:
             clauses, params = _board_where(f, now, with_stage=True)
             source = f"board INDEXED BY {_board_index(f, sort)}" if sqlite else "board"
             rows = tx.fetchall(
                 f"SELECT {', '.join(BOARD_COLUMNS)} FROM {source}{_sql_where(clauses)} "
-                f"ORDER BY {order}, number{direction} LIMIT ? OFFSET ?",
+                f"ORDER BY {order} LIMIT ? OFFSET ?",
                 [*params, page_size, (page - 1) * page_size],
             )
             counts = _board_counts(tx, f, now, sqlite)

@@ -40,14 +40,18 @@ class View:
     state: Callable[[Names], ViewState]
     indexes: list[str] = field(default_factory=list)
     handlers: dict[str, Handler] = field(default_factory=dict)
+    # Tables only SQLite has (a full-text index, say): absent from `names` on PostgreSQL.
+    sqlite_tables: dict[str, str] = field(default_factory=dict)
 
-    def names(self, suffix: str = "") -> dict[str, str]:
-        """Physical table names for this view (with a suffix while rebuilding)."""
-        return {table: f"{table}{suffix}" for table in self.tables}
+    def names(self, suffix: str = "", *, dialect: str = "sqlite") -> dict[str, str]:
+        """Physical table names for this view in a database of `dialect` (with a suffix while rebuilding)."""
+        tables = [*self.tables, *(self.sqlite_tables if dialect == "sqlite" else ())]
+        return {table: f"{table}{suffix}" for table in tables}
 
     def create_tables(self, tx: Tx, names: Names) -> None:
-        for ddl in self.tables.values():
-            tx.execute(ddl.format(**names))
+        for table, ddl in {**self.tables, **self.sqlite_tables}.items():
+            if table in names:
+                tx.execute(ddl.format(**names))
 
     def create_indexes(self, tx: Tx, names: Names) -> None:
         for ddl in self.indexes:

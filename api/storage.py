@@ -15,6 +15,7 @@ from uuid import UUID
 
 import psycopg
 
+from api import sqlite_store
 from api.settings import Settings
 from domain.calendar import WorkCalendar
 from domain.clock import Clock, SystemClock
@@ -123,9 +124,12 @@ def build_workflow(
     """The application service wired to the configured store and clock."""
     settings = settings or Settings()
     contacts = contacts or contact_store(settings)  # first: it creates the PostgreSQL schema
+    env = settings.event_store_env()
+    if env["PERSISTENCE_MODULE"] == "eventsourcing.sqlite":
+        env["PERSISTENCE_MODULE"] = sqlite_store.TOPIC
     with _setup_lock(settings):
         return Workflow(
-            settings.event_store_env(),
+            env,
             clock=clock or SystemClock(),
             contacts=contacts,
             levels=service_levels(settings),

@@ -54,6 +54,12 @@ NUMBER_PATTERN = re.compile(r"^(\d{4})-(\d{4,6})$")
 MAX_KEY = 200
 
 A = TypeVar("A", bound=CaselineAggregate)
+# An issue named by id, by number (2026-0041), or handed over as just loaded (the HTTP API loads
+# it to check the caller's reach): a command acts first on a given issue that has no pending
+# events, and on reloaded state after a conflict. A stale one costs a retry, never a lost update,
+# since saving checks the version.
+IssueRef = UUID | str | Issue
+NUMBERS_KEPT = 100_000  # issue numbers resolved and remembered (an alias never changes)
 
 
 class Receipt(CaselineAggregate):
@@ -170,10 +176,10 @@ class Workflow(Application[UUID]):
         retries: int = 16,
     ) -> None:
         module = env.get("PERSISTENCE_MODULE", "")
-        if module not in (
-            "eventsourcing.sqlite",
-            "eventsourcing.postgres",
-            "eventsourcing.popo",
+        # A persistence module by name, or a factory class by topic (module:Class), such as the
+        # SQLite factory the composition root configures; never the library's silent default.
+        if module not in ("eventsourcing.sqlite", "eventsourcing.postgres", "eventsourcing.popo") and (
+            ":" not in module
         ):
             raise MisconfiguredError(
                 "PERSISTENCE_MODULE must name eventsourcing.sqlite or eventsourcing.postgres; "
@@ -185,6 +191,7 @@ class Workflow(Application[UUID]):
         self.levels = levels or ServiceLevels()
         self.satisfaction_target = satisfaction_target
         self.retries = retries
+        self._issue_ids: dict[str, UUID] = {}
 
     def close(self) -> None:
         """Release the event store's and the contact store's connections."""
@@ -287,10 +294,15 @@ class Workflow(Application[UUID]):
     # -- loading ------------------------------------------------------------------------
 
     def _load(self, aggregate_id: UUID, cls: type[A], missing: CaselineError) -> A:
-        try:
-            aggregate = self.repository.get(aggregate_id, projector_func=fast_projector)
-        except AggregateNotFoundError:
-            raise missing from None
+        if cls in self.snapshotting_intervals:
+            try:
+                aggregate = self.repository.get(aggregate_id, projector_func=fast_projector)
+            except AggregateNotFoundError:
+                raise missing from None
+        else:
+            # Never snapshotted (accounts, aliases, opinions…): replay its events without asking
+            # the snapshot table first, one query instead of two.
+            aggregate = fast_projector(None, self.events.get(aggregate_id))
         if not isinstance(aggregate, cls):
             raise missing
         return aggregate
@@ -301,12 +313,18 @@ class Workflow(Application[UUID]):
             return ref
         ref = ref.strip()
         if NUMBER_PATTERN.match(ref):
-            alias = self._load(
-                uuid5(NAMESPACE, f"issue-number/{ref}"),
-                IssueNumber,
-                IssueNotFoundError(ref),
-            )
-            return alias.issue_id
+            # An alias is saved once, with its issue, and never changes: remember what it says.
+            known = self._issue_ids.get(ref)
+            if known is None:
+                alias = self._load(
+                    uuid5(NAMESPACE, f"issue-number/{ref}"),
+                    IssueNumber,
+                    IssueNotFoundError(ref),
+                )
+                if len(self._issue_ids) >= NUMBERS_KEPT:
+                    self._issue_ids.clear()
+                known = self._issue_ids[ref] = alias.issue_id
+            return known
         try:
             return UUID(ref)
         except ValueError:
@@ -534,7 +552,7 @@ class Workflow(Application[UUID]):
     def _on_issue(
         self,
         command: str,
-        ref: UUID | str,
+        ref: IssueRef,
         key: str | None,
         args: Mapping[str, Any],
         act: Callable[[Issue, datetime], dict[str, Any] | None],
@@ -542,22 +560,32 @@ class Workflow(Application[UUID]):
         actor: Actor | None,
     ) -> Result:
         """Run a command that loads one issue, acts on it and saves it."""
-        # Resolve a number once, not on every retry; the fingerprint then names the item itself,
-        # so a repeat sent by number or by id is the same request.
-        issue_id = self.issue_id(ref)
+        issue_id, load = self._issue_loader(ref)
 
         def body(now: datetime) -> Outcome:
-            issue = self.get_issue(issue_id)
+            issue = load()
             detail = act(issue, now) or {}
             return Outcome(issue, [issue], number=issue.number, detail=detail)
 
         args = {"issue": str(issue_id), **args}
-        return self._execute(command, key, args, body, actor=actor, what=f"Issue {str(ref)[:40]}")
+        named = ref.number if isinstance(ref, Issue) else str(ref)
+        return self._execute(command, key, args, body, actor=actor, what=f"Issue {named[:40]}")
+
+    def _issue_loader(self, ref: IssueRef) -> tuple[UUID, Callable[[], Issue]]:
+        """The issue's id, and what each attempt acts on: a given issue once, then fresh state.
+
+        A number is resolved once, not on every retry; the fingerprint then names the item
+        itself, so a repeat sent by number, by id or as a loaded issue is the same request."""
+        if not isinstance(ref, Issue):
+            issue_id = self.issue_id(ref)
+            return issue_id, lambda: self.get_issue(issue_id)
+        given = [] if ref.pending_events else [ref]
+        return ref.id, lambda: given.pop() if given else self.get_issue(ref.id)
 
     def merge_opinions(
         self,
         actor: Actor,
-        ref: UUID | str,
+        ref: IssueRef,
         opinion_ids: Sequence[UUID],
         *,
         meeting_id: UUID | None = None,
@@ -567,22 +595,24 @@ class Workflow(Application[UUID]):
         if not opinion_ids:
             raise InvalidInputError("opinions", "name at least one opinion")
 
+        issue_id, load = self._issue_loader(ref)
+
         def body(now: datetime) -> Outcome:
             meeting = self._meeting_id(meeting_id)
-            issue = self.get_issue(ref)
+            issue = load()
             opinions = self._opinions(opinion_ids)
             for opinion in opinions:
                 issue.link_opinion(opinion.id, actor=actor.name, meeting_id=meeting)
                 opinion.merge_into(issue.id, issue.number, actor=actor.name, meeting_id=meeting)
             return Outcome(issue, [issue, *opinions], number=issue.number)
 
-        args = {"issue": str(ref), "opinions": list(opinion_ids), "meeting": meeting_id}
+        args = {"issue": str(issue_id), "opinions": list(opinion_ids), "meeting": meeting_id}
         return self._execute("merge_opinions", key, args, body, actor=actor)
 
     def assign_leader(
         self,
         actor: Actor,
-        ref: UUID | str,
+        ref: IssueRef,
         *,
         leader: str,
         department: str,
@@ -609,7 +639,7 @@ class Workflow(Application[UUID]):
     def hand_over(
         self,
         actor: Actor,
-        ref: UUID | str,
+        ref: IssueRef,
         *,
         to: str,
         reason: str,
@@ -632,7 +662,7 @@ class Workflow(Application[UUID]):
     def extend_deadline(
         self,
         actor: Actor,
-        ref: UUID | str,
+        ref: IssueRef,
         *,
         deadline: datetime,
         reason: str,
@@ -653,7 +683,7 @@ class Workflow(Application[UUID]):
         args = {"deadline": deadline, "reason": reason, "approver": approver}
         return self._on_issue("extend_deadline", ref, key, args, act, actor=actor)
 
-    def report_progress(self, actor: Actor, ref: UUID | str, *, note: str, key: str | None = None) -> Result:
+    def report_progress(self, actor: Actor, ref: IssueRef, *, note: str, key: str | None = None) -> Result:
         """Record how the front-line work is going."""
 
         def act(issue: Issue, now: datetime) -> None:
@@ -664,7 +694,7 @@ class Workflow(Application[UUID]):
     def request_coordination(
         self,
         actor: Actor,
-        ref: UUID | str,
+        ref: IssueRef,
         *,
         department: str,
         request: str,
@@ -685,7 +715,7 @@ class Workflow(Application[UUID]):
     def answer_coordination(
         self,
         actor: Actor,
-        ref: UUID | str,
+        ref: IssueRef,
         *,
         index: int,
         answer: str,
@@ -703,7 +733,7 @@ class Workflow(Application[UUID]):
     def record_inspection(
         self,
         actor: Actor,
-        ref: UUID | str,
+        ref: IssueRef,
         *,
         inspector: str,
         findings: str,
@@ -723,7 +753,7 @@ class Workflow(Application[UUID]):
         args = {"inspector": inspector, "findings": findings, "confirmed": confirmed}
         return self._on_issue("record_inspection", ref, key, args, act, actor=actor)
 
-    def escalate_if_overdue(self, ref: UUID | str, *, actor: Actor | None = None) -> Result:
+    def escalate_if_overdue(self, ref: IssueRef, *, actor: Actor | None = None) -> Result:
         """Escalate the item one level if its deadline has passed (at most once per deadline)."""
         who = actor or Actor("scheduler", role=Role.SCHEDULER)
 
@@ -732,7 +762,7 @@ class Workflow(Application[UUID]):
 
         return self._on_issue("escalate_if_overdue", ref, None, {}, act, actor=actor)
 
-    def pause_clock(self, actor: Actor, ref: UUID | str, *, reason: str, key: str | None = None) -> Result:
+    def pause_clock(self, actor: Actor, ref: IssueRef, *, reason: str, key: str | None = None) -> Result:
         """Stop the deadline clock while the item waits on someone outside."""
 
         def act(issue: Issue, now: datetime) -> None:
@@ -740,7 +770,7 @@ class Workflow(Application[UUID]):
 
         return self._on_issue("pause_clock", ref, key, {"reason": reason}, act, actor=actor)
 
-    def resume_clock(self, actor: Actor, ref: UUID | str, *, key: str | None = None) -> Result:
+    def resume_clock(self, actor: Actor, ref: IssueRef, *, key: str | None = None) -> Result:
         """Restart the clock; the deadline moves by the time it was paused."""
 
         def act(issue: Issue, now: datetime) -> None:
@@ -748,7 +778,7 @@ class Workflow(Application[UUID]):
 
         return self._on_issue("resume_clock", ref, key, {}, act, actor=actor)
 
-    def remind_if_due(self, ref: UUID | str, *, lead: timedelta, actor: Actor | None = None) -> Result:
+    def remind_if_due(self, ref: IssueRef, *, lead: timedelta, actor: Actor | None = None) -> Result:
         """Record a reminder to the leader when the deadline is `lead` away (once per deadline and lead)."""
         who = actor or Actor("scheduler", role=Role.SCHEDULER)
 
@@ -760,7 +790,7 @@ class Workflow(Application[UUID]):
     def disclose(
         self,
         actor: Actor,
-        ref: UUID | str,
+        ref: IssueRef,
         *,
         fields: list[str],
         where: str,
@@ -777,7 +807,7 @@ class Workflow(Application[UUID]):
         )
 
     def report_resolution(
-        self, actor: Actor, ref: UUID | str, *, summary: str, key: str | None = None
+        self, actor: Actor, ref: IssueRef, *, summary: str, key: str | None = None
     ) -> Result:
         """Report the problem solved; the people's evaluation decides whether it is done."""
 
@@ -789,7 +819,7 @@ class Workflow(Application[UUID]):
     def record_evaluation(
         self,
         actor: Actor,
-        ref: UUID | str,
+        ref: IssueRef,
         *,
         evaluator: str,
         verdict: str,
@@ -816,7 +846,7 @@ class Workflow(Application[UUID]):
     def conclude_evaluation(
         self,
         actor: Actor,
-        ref: UUID | str,
+        ref: IssueRef,
         *,
         new_deadline: datetime | None = None,
         meeting_id: UUID | None = None,
@@ -835,7 +865,7 @@ class Workflow(Application[UUID]):
         return self._on_issue("conclude_evaluation", ref, key, args, act, actor=actor)
 
     def close_fixed_at_once(
-        self, actor: Actor, ref: UUID | str, *, note: str, key: str | None = None
+        self, actor: Actor, ref: IssueRef, *, note: str, key: str | None = None
     ) -> Result:
         """Close an immediate item fixed on the spot, without a meeting."""
 
@@ -847,7 +877,7 @@ class Workflow(Application[UUID]):
     def reopen(
         self,
         actor: Actor,
-        ref: UUID | str,
+        ref: IssueRef,
         *,
         reason: str,
         deadline: datetime,
@@ -869,7 +899,7 @@ class Workflow(Application[UUID]):
     def register_and_explain(
         self,
         actor: Actor,
-        ref: UUID | str,
+        ref: IssueRef,
         *,
         explanation: str,
         revisit_at: datetime,
@@ -894,7 +924,7 @@ class Workflow(Application[UUID]):
     def revisit(
         self,
         actor: Actor,
-        ref: UUID | str,
+        ref: IssueRef,
         *,
         meeting_id: UUID | None = None,
         key: str | None = None,

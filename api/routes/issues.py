@@ -27,7 +27,7 @@ from api.security import Principal
 from domain.errors import NotPermittedError
 from domain.issue import Issue
 from domain.rules import Role
-from domain.workflow import Result, Workflow
+from domain.workflow import IssueRef, Result, Workflow
 from projections.queries import audit_trail
 
 router = APIRouter(prefix="/api/issues", tags=["issues"], responses=ERROR_RESPONSES)
@@ -92,7 +92,7 @@ def history(ref: RefPath, svc: ServicesDep, who: PrincipalDep) -> list[dict[str,
     ]
 
 
-Call = Callable[[Workflow, Principal, str, Any, str | None], Result]
+Call = Callable[[Workflow, Principal, IssueRef, Any, str | None], Result]
 
 
 def _action(
@@ -114,7 +114,8 @@ def _action(
         issue = reachable_issue(svc, who, ref)
         if who.role not in roles:
             raise NotPermittedError(f"Your role may not {summary.lower()} on issue {issue.number}.")
-        return answer(call(svc.workflow, who, issue.number, body, key))
+        # The command acts on the issue just loaded for the reach check, instead of loading it again.
+        return answer(call(svc.workflow, who, issue, body, key))
 
     endpoint.__name__ = path.replace("-", "_").replace("/", "_").replace("{", "").replace("}", "")
     router.post(f"/{{ref}}/{path}", response_model=schemas.CommandAnswer, summary=summary)(endpoint)
@@ -291,7 +292,7 @@ def answer_coordination(
     if who.role not in STAFF:
         raise NotPermittedError(f"Your role may not answer coordination on issue {issue.number}.")
     return answer(
-        svc.workflow.answer_coordination(who.actor, issue.number, index=index, answer=body.answer, key=key)
+        svc.workflow.answer_coordination(who.actor, issue, index=index, answer=body.answer, key=key)
     )
 
 

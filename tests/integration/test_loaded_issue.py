@@ -1,0 +1,80 @@
+"""Commands given an issue the caller has just loaded (as the HTTP API does for its reach check)
+act on it once, and fall back to the store whenever it is not the latest state."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from domain.clock import FakeClock
+from domain.rules import Actor
+from domain.workflow import Workflow
+from tests.conftest import StoreFactory
+
+CLERK = Actor("Village clerk")
+
+
+def assigned_issue(workflow: Workflow, clock: FakeClock) -> str:
+    opened = workflow.open_issue(
+        CLERK, title="Street lights", area="security", level="village", horizon="near"
+    )
+    assert opened.number is not None
+    workflow.assign_leader(
+        CLERK, opened.number, leader="Zhang", department="Public works office", goals=["lights working"],
+        measures=["install lamps"], deadline=clock.now() + timedelta(days=30),
+    )  # fmt: skip
+    return opened.number
+
+
+def progress_notes(workflow: Workflow, number: str) -> list[str]:
+    return [e.note for e in workflow.history(number) if type(e).__name__ == "ProgressReported"]  # type: ignore[attr-defined]
+
+
+def test_acts_on_the_given_issue_and_saves_the_next_version(workflow: Workflow, clock: FakeClock) -> None:
+    # Given an assigned issue, loaded by the caller
+    number = assigned_issue(workflow, clock)
+    loaded = workflow.get_issue(number)
+    # When progress is reported on the loaded issue
+    result = workflow.report_progress(CLERK, loaded, note="poles ordered")
+    # Then the next version is saved, and the issue reads as if it had been named by number
+    assert result.version == loaded.version
+    assert result.number == number
+    assert progress_notes(workflow, number) == ["poles ordered"]
+
+
+def test_a_stale_issue_loses_no_update_written_meanwhile(
+    make_workflow: StoreFactory, clock: FakeClock
+) -> None:
+    # Given an issue loaded by one process while another reports progress on it
+    first, second = make_workflow(), make_workflow()
+    number = assigned_issue(first, clock)
+    stale = first.get_issue(number)
+    second.report_progress(CLERK, number, note="trench dug")
+    # When the first reports progress on what it loaded
+    result = first.report_progress(CLERK, stale, note="cable laid")
+    # Then the version check sends it back to the store: both reports are kept, in order
+    assert progress_notes(first, number) == ["trench dug", "cable laid"]
+    assert result.version == first.get_issue(number).version
+
+
+def test_ignores_changes_the_caller_made_and_did_not_save(workflow: Workflow, clock: FakeClock) -> None:
+    # Given a loaded issue the caller changed without saving
+    number = assigned_issue(workflow, clock)
+    changed = workflow.get_issue(number)
+    changed.report_progress(note="never meant to be saved", actor=CLERK.name)
+    # When a command is given that issue
+    workflow.report_progress(CLERK, changed, note="lamps installed")
+    # Then it acts on the stored state: the unsaved change is not written
+    assert progress_notes(workflow, number) == ["lamps installed"]
+
+
+def test_a_repeat_by_loaded_issue_is_the_same_request_as_by_number(
+    workflow: Workflow, clock: FakeClock
+) -> None:
+    # Given progress reported by number with an idempotency key
+    number = assigned_issue(workflow, clock)
+    first = workflow.report_progress(CLERK, number, note="poles ordered", key="k-1")
+    # When the same request comes again on the loaded issue
+    again = workflow.report_progress(CLERK, workflow.get_issue(number), note="poles ordered", key="k-1")
+    # Then it is recognised as a repeat and writes nothing
+    assert (again.changed, again.version) == (False, first.version)
+    assert progress_notes(workflow, number) == ["poles ordered"]

@@ -53,7 +53,9 @@ class Services:
     limiter: RateLimiter = field(default_factory=RateLimiter)
 
 
-def services(request: Request) -> Services:
+async def services(request: Request) -> Services:
+    # `async`, like every dependency that does no I/O: FastAPI runs a plain `def` dependency in
+    # the thread pool, a hand-off that costs more than the work.
     found: Services = request.app.state.services
     return found
 
@@ -98,7 +100,7 @@ PrincipalDep = Annotated[Principal, Depends(principal)]
 def require(*roles: Role) -> object:
     """A dependency that lets only the given roles through (401 anonymous, 403 other roles)."""
 
-    def check(who: PrincipalDep) -> Principal:
+    async def check(who: PrincipalDep) -> Principal:
         if who is ANONYMOUS:
             raise unauthorised("Sign in first.")
         if who.role not in roles:

@@ -64,7 +64,9 @@ MISSED_COLUMNS = ("issue_id", "deadline", "leader", "department", "level", "noti
 
 def _detail(event: Any) -> str:
     """The event's own fields as JSON: times in ISO 8601 UTC, ids as text, keys sorted."""
-    fields = {k: v for k, v in vars(event).items() if k not in _BASE_FIELDS}
+    fields = dict(vars(event))
+    for name in _BASE_FIELDS:
+        fields.pop(name, None)
     return orjson.dumps(fields, default=str, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS).decode()
 
 

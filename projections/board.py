@@ -136,8 +136,8 @@ class State(ViewState):
         self.opened: list[str] = []  # items new in this page, for the text index (SQLite)
         self.text_later = False
 
-    def rebuilding(self) -> None:
-        super().rebuilding()
+    def rebuilding(self, *, empty: bool = True) -> None:
+        super().rebuilding(empty=empty)
         self.text_later = True  # the swap fills the new text index from the new board (FILL_TEXT)
 
     def set(self, key: str, event: Any, **columns: Any) -> dict[str, Any] | None:
@@ -168,6 +168,8 @@ class State(ViewState):
 
     def write_more(self, tx: Tx) -> None:
         moved = [(*key, delta) for key, delta in self.counts.items() if delta]
+        if not moved:
+            return
         counts = self.counts_table
         tx.executemany(
             f"INSERT INTO {counts} (stage, area, level, department, on_committee, n) "

@@ -14,10 +14,12 @@ the new ones: readers see the old view or the new one, never half of either.
 
 from __future__ import annotations
 
+import multiprocessing
+import os
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 from uuid import UUID
 
@@ -25,7 +27,7 @@ from eventsourcing.application import Application
 from eventsourcing.persistence import Notification
 
 from projections import audit, board, feedback, inbox, open311, register, satisfaction
-from projections.store import Tx, ViewDB
+from projections.store import Tx, ViewDB, reopen
 from projections.view import Handler, Names, View, ViewState
 
 # Each topic's aggregate ("Issue"), and its handlers with the index of the view each belongs to.
@@ -43,6 +45,8 @@ ALL_VIEWS: tuple[View, ...] = (
 VIEWS_BY_NAME = {view.name: view for view in ALL_VIEWS}
 TRACKING = "projection_tracking"
 NEW = "__new"
+MAX_JOBS = 4  # processes a rebuild uses at most, by default
+PARALLEL_FROM = 50_000  # log entries from which a rebuild uses more than one process, by default
 
 
 class EventLog(Application[UUID]):
@@ -76,6 +80,7 @@ class Projector:
         *,
         views: Sequence[View] = ALL_VIEWS,
         page_size: int = 1000,
+        ensure: bool = True,
     ) -> None:
         self.log = log
         self.db = db
@@ -83,7 +88,8 @@ class Projector:
         self.page_size = page_size
         self.names: dict[str, Names] = {view.name: view.names(dialect=db.dialect) for view in self.views}
         self._dispatch = self._dispatch_for(self.views)
-        self.ensure_tables()
+        if ensure:  # a rebuild's worker process works on tables its parent has made
+            self.ensure_tables()
 
     @staticmethod
     def _dispatch_for(views: Sequence[View]) -> Dispatch:
@@ -230,47 +236,57 @@ class Projector:
     # -- rebuilding ---------------------------------------------------------------------
 
     def rebuild(
-        self, view_names: Sequence[str] | None = None, *, progress: Callable[[int, int], None] | None = None
+        self,
+        view_names: Sequence[str] | None = None,
+        *,
+        progress: Callable[[int, int], None] | None = None,
+        jobs: int | None = None,
     ) -> int:
         """Rebuild views from zero into fresh tables and swap them in atomically; returns events read.
 
-        One rebuild at a time per database (they share the `__new` tables): others wait."""
+        One rebuild at a time per database (they share the `__new` tables): others wait. `jobs`
+        processes share the work (see `_fill`); by default one per CPU, up to `MAX_JOBS`, once the
+        log has `PARALLEL_FROM` entries (below that, starting processes costs more than it saves)."""
         unknown = set(view_names or ()) - set(VIEWS_BY_NAME)
         if unknown:
             raise ValueError(f"unknown views: {', '.join(sorted(unknown))}")
         with self.db.rebuild_lock():
-            return self._rebuild(view_names, progress=progress)
+            return self._rebuild(view_names, progress=progress, jobs=jobs)
 
     def _rebuild(
-        self, view_names: Sequence[str] | None, *, progress: Callable[[int, int], None] | None
+        self,
+        view_names: Sequence[str] | None,
+        *,
+        progress: Callable[[int, int], None] | None,
+        jobs: int | None = 1,
     ) -> int:
         views = [v for v in self.views if view_names is None or v.name in view_names]
         fresh = {view.name: view.names(NEW, dialect=self.db.dialect) for view in views}
-        states = [view.state(fresh[view.name]) for view in views]
-        for state in states:
-            state.rebuilding()
-        dispatch = self._dispatch_for(views)
         with self.db.transaction() as tx:
             for view in views:
                 for table in fresh[view.name].values():
                     tx.execute(f"DROP TABLE IF EXISTS {table}")
                 view.create_tables(tx, fresh[view.name])
         target = self.position()
-        done = 0
-        start = 1
-        while start <= target:
-            notifications = self.log.page(start, self.page_size, stop=target)
-            if not notifications:
-                break
-            with self.db.transaction() as tx:
-                self._apply(tx, notifications, states, dispatch, final=False)
-            done += len(notifications)
-            start = notifications[-1].id + 1
-            if progress:
-                progress(min(start - 1, target), target)
-        with self.db.transaction() as tx:
-            for state in states:
-                state.end(tx)  # every row the rebuild still holds in memory
+        if jobs is None:
+            jobs = min(os.cpu_count() or 1, MAX_JOBS) if target >= PARALLEL_FROM else 1
+        names = [view.name for view in views]
+        workers = [_start_worker(self, names, target, part, jobs) for part in range(1, jobs)]
+        try:
+            done = self._fill(views, fresh, target, part=0, parts=jobs, progress=progress)
+        finally:
+            failed = [code for worker in workers if (code := _finish(worker)) != 0]
+        if failed:
+            raise RuntimeError(
+                f"a rebuild worker failed (exit codes {failed}); the views were left as they were"
+            )
+        # The rows are all written: what arrived since `target` is applied to them as a live page is,
+        # by states that read the new tables (and leave the text index to the swap, as `_fill` did).
+        states = [view.state(fresh[view.name]) for view in views]
+        for state in states:
+            state.rebuilding(empty=False)
+        dispatch = self._dispatch_for(views)
+        start = target + 1
         with self.db.transaction() as tx:
             # Under the write lock: apply what the live projector added since, then swap.
             position = self._locked_position(tx)
@@ -287,3 +303,129 @@ class Projector:
                     tx.execute(f"ALTER TABLE {new_table} RENAME TO {table}")
                 view.create_indexes(tx, self.names[view.name])
         return done
+
+    def _fill(
+        self,
+        views: Sequence[View],
+        fresh: Mapping[str, Names],
+        target: int,
+        *,
+        part: int,
+        parts: int,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> int:
+        """Fill the fresh tables from the log up to `target` with the events of one part of the
+        originators (`originator_id.int % parts == part`). Every row of every view depends on one
+        originator's events only (and the board's counts add up), so parts can be filled by
+        separate processes at once: each reads the whole log, but decodes and handles only its
+        share. Rows stay in memory until the end (or `CAPACITY`), then are written in key order."""
+        states = [view.state(fresh[view.name]) for view in views]
+        for state in states:
+            state.rebuilding()
+        dispatch = self._dispatch_for(views)
+        done = 0
+        start = 1
+        while start <= target:
+            page = self.log.page(start, self.page_size, stop=target)
+            if not page:
+                break
+            mine = page if parts == 1 else [n for n in page if _part(n.originator_id, parts) == part]
+            # Most pages write nothing (rows stay in memory), so a page takes the database's write
+            # lock only if it must write: parts in other processes are not held up by it.
+            with _LazyTx(self.db) as tx:
+                self._apply(tx, mine, states, dispatch, final=False)
+            done += len(page)
+            start = page[-1].id + 1
+            if progress:
+                progress(min(start - 1, target), target)
+        with self.db.transaction() as tx:
+            for state in states:
+                state.end(tx)  # every row the part still holds in memory
+        return done
+
+
+class _LazyTx:
+    """A transaction begun by the first statement that needs it, committed (or rolled back) on exit."""
+
+    def __init__(self, db: ViewDB) -> None:
+        self._db = db
+        self._context: Any = None
+        self._tx: Tx | None = None
+
+    def _open(self) -> Tx:
+        if self._tx is None:
+            self._context = self._db.transaction()
+            self._tx = self._context.__enter__()
+        return self._tx
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
+        self._open().execute(sql, params)
+
+    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        self._open().executemany(sql, rows)
+
+    def fetchone(self, sql: str, params: Sequence[Any] = ()) -> tuple[Any, ...] | None:
+        return self._open().fetchone(sql, params)
+
+    def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        return self._open().fetchall(sql, params)
+
+    def __enter__(self) -> _LazyTx:
+        return self
+
+    def __exit__(self, *failure: object) -> None:
+        if self._context is not None:
+            self._context.__exit__(*failure)
+
+
+def _part(originator_id: UUID | str, parts: int) -> int:
+    """Which of `parts` parts of a rebuild an originator's events belong to."""
+    return (originator_id if isinstance(originator_id, UUID) else UUID(originator_id)).int % parts
+
+
+def _start_worker(projector: Projector, views: list[str], target: int, part: int, parts: int) -> Any:
+    """A process filling one part of a rebuild (spawned: nothing of this process is shared)."""
+    process = multiprocessing.get_context("spawn").Process(
+        target=_fill_part,
+        args=(
+            dict(projector.log.env),
+            projector.db.reopen_args(),
+            views,
+            target,
+            part,
+            parts,
+            projector.page_size,
+        ),
+        name=f"caseline-rebuild-{part}",
+        daemon=True,
+    )
+    process.start()
+    return process
+
+
+def _finish(process: Any) -> int:
+    process.join()
+    return int(process.exitcode if process.exitcode is not None else -1)
+
+
+def _fill_part(
+    env: dict[str, str],
+    db_args: tuple[Any, ...],
+    views: list[str],
+    target: int,
+    part: int,
+    parts: int,
+    page: int,
+) -> None:
+    db = reopen(db_args)
+    log = EventLog(env)
+    try:
+        projector = Projector(
+            log, db, views=[VIEWS_BY_NAME[name] for name in views], page_size=page, ensure=False
+        )
+        selected = projector.views
+        fresh = {view.name: view.names(NEW, dialect=db.dialect) for view in selected}
+        projector._fill(selected, fresh, target, part=part, parts=parts)
+    finally:
+        db.close()
+        log.close()

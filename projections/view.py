@@ -204,17 +204,19 @@ class ViewState:
         for rows in self.rows:
             rows.begin(tx, keys)
 
-    def rebuilding(self) -> None:
-        """The tables are new and empty: nothing to load, every row stays in memory until `end(final)`."""
+    def rebuilding(self, *, empty: bool = True) -> None:
+        """The state works for a rebuild. With `empty`, its tables are new and empty: nothing to load,
+        and every row stays in memory until `end(final)`."""
         for rows in self.rows:
-            rows.complete = True
+            rows.complete = empty
 
     def end(self, tx: Tx, *, final: bool = True) -> None:
         """A page ends: write what changed if `final` (else only the tables whose rows fill `CAPACITY`)."""
         for appends in self.appends:
             if final or len(appends) > CAPACITY:
                 appends.write(tx)
-        self.write_more(tx)
+        if final:
+            self.write_more(tx)
         for rows in self.rows:
             if final or len(rows) > CAPACITY:
                 rows.write(tx)
@@ -222,7 +224,7 @@ class ViewState:
                     rows.forget()
 
     def write_more(self, tx: Tx) -> None:
-        """Anything else the view writes at the end of each page."""
+        """Anything else the view writes with its rows at the end of a page (of a rebuild: at the end)."""
 
 
 def _first(row: tuple[Any, ...]) -> Any:

@@ -38,7 +38,8 @@ def iso(moment: datetime | None) -> str | None:
     last = _last_iso  # several views format the same event's timestamp one after another
     if last[0] is moment:
         return last[1]
-    utc = moment if moment.utcoffset() == ZERO else moment.astimezone(UTC)  # naive: taken as local time
+    # (naive: taken as local time, as `astimezone` does)
+    utc = moment if moment.tzinfo is UTC or moment.utcoffset() == ZERO else moment.astimezone(UTC)
     # `isoformat` is several times faster than `strftime`; with fixed microseconds it ends in "+00:00".
     text = utc.isoformat(timespec="microseconds")[:-6] + "Z"
     _last_iso = (moment, text)

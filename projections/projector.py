@@ -274,6 +274,10 @@ class Projector:
         workers = [_start_worker(self, names, target, part, jobs) for part in range(1, jobs)]
         try:
             done = self._fill(views, fresh, target, part=0, parts=jobs, progress=progress)
+        except BaseException:
+            for worker in workers:
+                worker.terminate()  # this part failed or was interrupted: the others' work is moot
+            raise
         finally:
             failed = [code for worker in workers if (code := _finish(worker)) != 0]
         if failed:

@@ -66,7 +66,7 @@ FILL = (
 
 # On SQLite, a trigram full-text index of each item's title and number (neither ever changes),
 # so a text search reads the matching items instead of scanning the board (`queries.board`).
-# Contentless: it holds the index alone, keyed by the board's rowid. PostgreSQL scans with LIKE.
+# Contentless: it holds the index alone, keyed by the board's rowid. PostgreSQL scans with ILIKE.
 TEXT = (
     "CREATE VIRTUAL TABLE IF NOT EXISTS {board_text} "
     "USING fts5(title, number, content='', tokenize='trigram')"

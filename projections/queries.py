@@ -55,7 +55,9 @@ def _rows(columns: tuple[str, ...] | list[str], rows: list[tuple[Any, ...]]) -> 
     return [dict(zip(columns, row, strict=True)) for row in rows]
 
 
-def _board_where(f: BoardFilter, now: datetime, *, with_stage: bool) -> tuple[list[str], list[Any]]:
+def _board_where(
+    f: BoardFilter, now: datetime, *, with_stage: bool, sqlite: bool = True
+) -> tuple[list[str], list[Any]]:
     clauses: list[str] = []
     params: list[Any] = []
     for column in ("area", "level", "leader", "department"):
@@ -73,7 +75,9 @@ def _board_where(f: BoardFilter, now: datetime, *, with_stage: bool) -> tuple[li
         # A literal, so the partial index of the few items with the committee serves it.
         clauses.append(f"on_committee = {1 if f.on_committee else 0}")
     if f.text:
-        clauses.append("(title LIKE ? OR number LIKE ?)")
+        # Both ignore case: SQLite's LIKE folds ASCII letters, PostgreSQL's ILIKE every letter.
+        like = "LIKE" if sqlite else "ILIKE"
+        clauses.append(f"(title {like} ? OR number {like} ?)")
         params += [_like(f.text)] * 2
     return clauses, params
 
@@ -151,7 +155,7 @@ def _board_counts(tx: Any, f: BoardFilter, now: datetime, sqlite: bool) -> dict[
             for stage, n in late.items():
                 counts[stage] -= n
         return {stage: n for stage, n in counts.items() if n > 0}
-    clauses, params = _board_where(f, now, with_stage=False)
+    clauses, params = _board_where(f, now, with_stage=False, sqlite=sqlite)
     source = "board"
     if sqlite and (f.leader is not None or f.department is not None or f.on_committee or f.overdue):
         source = f"board INDEXED BY {_board_index(replace(f, stage=None), 'deadline')}"
@@ -219,7 +223,7 @@ def board(
         if sqlite and f.text and f.leader is None and f.department is None:
             rows, counts = _board_by_text(tx, f, now, order, page, page_size)
         else:
-            clauses, params = _board_where(f, now, with_stage=True)
+            clauses, params = _board_where(f, now, with_stage=True, sqlite=sqlite)
             source = f"board INDEXED BY {_board_index(f, sort)}" if sqlite else "board"
             rows = tx.fetchall(
                 f"SELECT {', '.join(BOARD_COLUMNS)} FROM {source}{_sql_where(clauses)} "

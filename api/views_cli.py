@@ -91,14 +91,11 @@ def register(app: typer.Typer) -> None:
             str | None, typer.Argument(help=f"One of {', '.join(VIEWS_BY_NAME)}; all if omitted.")
         ] = None,
         jobs: Annotated[
-            int | None,
+            int,
             typer.Option(
-                "--jobs",
-                min=1,
-                max=32,
-                help="Processes sharing the work; by default one per CPU (up to 4) from 50,000 log entries.",
+                "--jobs", min=1, max=32, help="Processes sharing the work (each reads the whole log)."
             ),
-        ] = None,
+        ] = 1,
     ) -> None:
         """Rebuild views from the start of the log and swap them in atomically."""
         if view is not None and view not in VIEWS_BY_NAME:

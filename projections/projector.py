@@ -15,7 +15,6 @@ the new ones: readers see the old view or the new one, never half of either.
 from __future__ import annotations
 
 import multiprocessing
-import os
 import threading
 import time
 from collections import defaultdict
@@ -45,8 +44,6 @@ ALL_VIEWS: tuple[View, ...] = (
 VIEWS_BY_NAME = {view.name: view for view in ALL_VIEWS}
 TRACKING = "projection_tracking"
 NEW = "__new"
-MAX_JOBS = 4  # processes a rebuild uses at most, by default
-PARALLEL_FROM = 50_000  # log entries from which a rebuild uses more than one process, by default
 
 
 class EventLog(Application[UUID]):
@@ -240,13 +237,13 @@ class Projector:
         view_names: Sequence[str] | None = None,
         *,
         progress: Callable[[int, int], None] | None = None,
-        jobs: int | None = None,
+        jobs: int = 1,
     ) -> int:
         """Rebuild views from zero into fresh tables and swap them in atomically; returns events read.
 
         One rebuild at a time per database (they share the `__new` tables): others wait. `jobs`
-        processes share the work (see `_fill`); by default one per CPU, up to `MAX_JOBS`, once the
-        log has `PARALLEL_FROM` entries (below that, starting processes costs more than it saves)."""
+        processes share the work (see `_fill`): worth it where that many cores are idle (each
+        process reads the whole log; bench/README.md has the figures)."""
         unknown = set(view_names or ()) - set(VIEWS_BY_NAME)
         if unknown:
             raise ValueError(f"unknown views: {', '.join(sorted(unknown))}")
@@ -258,7 +255,7 @@ class Projector:
         view_names: Sequence[str] | None,
         *,
         progress: Callable[[int, int], None] | None,
-        jobs: int | None = 1,
+        jobs: int = 1,
     ) -> int:
         views = [v for v in self.views if view_names is None or v.name in view_names]
         fresh = {view.name: view.names(NEW, dialect=self.db.dialect) for view in views}
@@ -268,8 +265,6 @@ class Projector:
                     tx.execute(f"DROP TABLE IF EXISTS {table}")
                 view.create_tables(tx, fresh[view.name])
         target = self.position()
-        if jobs is None:
-            jobs = min(os.cpu_count() or 1, MAX_JOBS) if target >= PARALLEL_FROM else 1
         names = [view.name for view in views]
         workers = [_start_worker(self, names, target, part, jobs) for part in range(1, jobs)]
         try:

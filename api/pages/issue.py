@@ -17,7 +17,6 @@ from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import APIRouter, Query, Response
-from fastapi.routing import APIRoute
 from pydantic import BaseModel, ValidationError
 from starlette.datastructures import FormData
 
@@ -43,9 +42,7 @@ from domain.rules import DISCLOSABLE_FIELDS, Horizon, Role, Stage, Verdict
 from projections.queries import audit_trail
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
-ENDPOINTS: dict[str, Callable[..., dict[str, object]]] = {
-    route.path: route.endpoint for route in api_issues.router.routes if isinstance(route, APIRoute)
-}
+ENDPOINTS: dict[str, Callable[..., dict[str, object]]] = api_issues.ACTION_CALLS
 
 
 @dataclass(frozen=True)

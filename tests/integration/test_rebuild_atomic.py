@@ -249,3 +249,16 @@ def test_a_rebuild_shared_among_processes_equals_one_made_by_one(filled: Filled,
         filled.projector.db, now=clock.now(), where=queries.BoardFilter(text="2026-"), page_size=1
     )
     assert found.total == everything.total > text_before
+
+
+def test_a_rebuild_whose_worker_process_fails_leaves_the_views_as_they_were(filled: Filled) -> None:
+    # Given the views, and a log a worker process cannot open (the projector refuses an in-memory store)
+    before = snapshot(filled.projector.db)
+    filled.projector.log.env["PERSISTENCE_MODULE"] = "eventsourcing.popo"
+    # When two processes are to share a rebuild
+    with pytest.raises(RuntimeError, match="rebuild worker failed"):
+        filled.projector.rebuild(jobs=2)
+    # Then the live views are untouched, and the next rebuild (in this process) completes
+    assert not differing_rows(snapshot(filled.projector.db), before)
+    filled.projector.rebuild()
+    assert_same_views(snapshot(filled.projector.db), filled.rebuilt)

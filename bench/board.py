@@ -72,11 +72,8 @@ STAGES = [
     ("in_progress", 13),
     ("resolved", 5),
 ]
-INSERT = (
-    "INSERT INTO board (issue_id, number, title, area, level, horizon, unit, stage, leader, department, "
-    "deadline, committee_deadline, on_committee, paused, escalations, reopened, opinions, disclosed, "
-    "opened_at, updated_at, version) VALUES (" + ", ".join("?" * 21) + ")"
-)
+# The board view's own column list, so the rows below cannot drift from its schema.
+INSERT = f"INSERT INTO board ({', '.join(board.COLUMNS)}) VALUES ({', '.join('?' * len(board.COLUMNS))})"
 
 
 def rows(

@@ -130,7 +130,6 @@ class State(ViewState):
     def __init__(self, t: Names) -> None:
         self.board = Rows(t["board"], "issue_id", COLUMNS, "Issue")
         self.rows = (self.board,)
-        self.counts_table = t["board_counts"]
         self.counts: Counter[tuple[Any, ...]] = Counter()
         self.t = t
         self.opened: list[str] = []  # items new in this page, for the text index (SQLite)
@@ -170,7 +169,7 @@ class State(ViewState):
         moved = [(*key, delta) for key, delta in self.counts.items() if delta]
         if not moved:
             return
-        counts = self.counts_table
+        counts = self.t["board_counts"]
         tx.executemany(
             f"INSERT INTO {counts} (stage, area, level, department, on_committee, n) "
             "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (stage, area, level, department, on_committee) "

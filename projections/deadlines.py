@@ -16,7 +16,7 @@ from projections.store import ViewDB, iso
 def due_reminders(db: ViewDB, *, now: datetime, lead: timedelta, limit: int = 1000) -> list[dict[str, Any]]:
     """Items being worked on, clock running, whose deadline is at most `lead` away and still ahead,
     and whose leader has not been reminded `lead` before this deadline; nearest deadline first."""
-    with db.transaction() as tx:
+    with db.read() as tx:
         rows = tx.fetchall(
             "SELECT b.issue_id, b.number, b.deadline FROM board b "
             "WHERE b.stage IN ('assigned', 'in_progress') AND b.paused = 0 "

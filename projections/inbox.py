@@ -208,7 +208,7 @@ def _rows(rows: list[tuple[Any, ...]]) -> list[dict[str, Any]]:
 def inbox(db: ViewDB, recipient: str, *, limit: int = 50, before: str | None = None) -> list[dict[str, Any]]:
     """A recipient's notifications, newest first; page with `before` (the last row's created_at)."""
     clause, params = ("AND created_at < ?", [before]) if before else ("", [])
-    with db.transaction() as tx:
+    with db.read() as tx:
         rows = tx.fetchall(
             f"SELECT {', '.join(COLUMNS)} FROM inbox WHERE recipient = ? {clause} "
             "ORDER BY created_at DESC, key DESC LIMIT ?",
@@ -219,7 +219,7 @@ def inbox(db: ViewDB, recipient: str, *, limit: int = 50, before: str | None = N
 
 def notifications_since(db: ViewDB, since: datetime, *, limit: int = 1000) -> list[dict[str, Any]]:
     """Every notification created at or after `since`, oldest first."""
-    with db.transaction() as tx:
+    with db.read() as tx:
         rows = tx.fetchall(
             f"SELECT {', '.join(COLUMNS)} FROM inbox WHERE created_at >= ? ORDER BY created_at, key LIMIT ?",
             [iso(since), limit],
@@ -231,7 +231,7 @@ def raised_duties(db: ViewDB, duty_ids: Sequence[str]) -> set[str]:
     """Which of these duties the inbox already shows as raised."""
     found: set[str] = set()
     ids = list(dict.fromkeys(duty_ids))
-    with db.transaction() as tx:
+    with db.read() as tx:
         for start in range(0, len(ids), 500):
             chunk = ids[start : start + 500]
             marks = ", ".join("?" * len(chunk))
@@ -244,7 +244,7 @@ def raised_duties(db: ViewDB, duty_ids: Sequence[str]) -> set[str]:
 
 def known_units(db: ViewDB) -> list[str]:
     """Every unit the board or the feedback tracker has seen, sorted."""
-    with db.transaction() as tx:
+    with db.read() as tx:
         rows = tx.fetchall(
             "SELECT unit FROM board WHERE unit IS NOT NULL "
             "UNION SELECT unit FROM opinions WHERE unit IS NOT NULL"

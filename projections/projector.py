@@ -26,7 +26,7 @@ from eventsourcing.application import Application
 from eventsourcing.persistence import Notification
 
 from projections import audit, board, feedback, inbox, open311, register, satisfaction
-from projections.store import Tx, ViewDB, reopen
+from projections.store import Tx, ViewDB
 from projections.view import Handler, Names, View, ViewState
 
 # Each topic's aggregate ("Issue"), and its handlers with the index of the view each belongs to.
@@ -120,7 +120,7 @@ class Projector:
             for view in self.views:
                 view.create_tables(tx, self.names[view.name])
                 view.create_indexes(tx, self.names[view.name])
-            known = {row[0] for row in tx.fetchall(f"SELECT name FROM {TRACKING} WHERE name LIKE 'view:%'")}
+            known = _view_markers(tx)
         # A view added after the log began would only see new events: fill it from the start first.
         # Its marker is written after the rebuild, so a crash in between just rebuilds it again.
         if all(f"view:{view.name}" in known for view in self.views):
@@ -129,9 +129,7 @@ class Projector:
         # the others wait for it and then find the markers written.
         with self.db.rebuild_lock():
             with self.db.read() as tx:
-                known = {
-                    row[0] for row in tx.fetchall(f"SELECT name FROM {TRACKING} WHERE name LIKE 'view:%'")
-                }
+                known = _view_markers(tx)
             new = [view.name for view in self.views if f"view:{view.name}" not in known]
             if new and position > 0:
                 self._rebuild(new, progress=None)
@@ -281,9 +279,7 @@ class Projector:
             )
         # The rows are all written: what arrived since `target` is applied to them as a live page is,
         # by states that read the new tables (and leave the text index to the swap, as `_fill` did).
-        states = [view.state(fresh[view.name]) for view in views]
-        for state in states:
-            state.rebuilding(empty=False)
+        states = _rebuild_states(views, fresh, empty=False)
         dispatch = self._dispatch_for(views)
         start = target + 1
         with self.db.transaction() as tx:
@@ -318,9 +314,7 @@ class Projector:
         originator's events only (and the board's counts add up), so parts can be filled by
         separate processes at once: each reads the whole log, but decodes and handles only its
         share. Rows stay in memory until the end (or `CAPACITY`), then are written in key order."""
-        states = [view.state(fresh[view.name]) for view in views]
-        for state in states:
-            state.rebuilding()
+        states = _rebuild_states(views, fresh, empty=True)
         dispatch = self._dispatch_for(views)
         done = 0
         start = 1
@@ -341,6 +335,18 @@ class Projector:
             for state in states:
                 state.end(tx)  # every row the part still holds in memory
         return done
+
+
+def _view_markers(tx: Tx) -> set[str]:
+    """The views this database has been filled for (`view:<name>` rows of the tracking table)."""
+    return {row[0] for row in tx.fetchall(f"SELECT name FROM {TRACKING} WHERE name LIKE 'view:%'")}
+
+
+def _rebuild_states(views: Sequence[View], fresh: Mapping[str, Names], *, empty: bool) -> list[ViewState]:
+    states = [view.state(fresh[view.name]) for view in views]
+    for state in states:
+        state.rebuilding(empty=empty)
+    return states
 
 
 class _LazyTx:
@@ -388,7 +394,7 @@ def _start_worker(projector: Projector, views: list[str], target: int, part: int
         target=_fill_part,
         args=(
             dict(projector.log.env),
-            projector.db.reopen_args(),
+            projector.db,  # pickled as what it connects to (ViewDB.__reduce__)
             views,
             target,
             part,
@@ -409,14 +415,13 @@ def _finish(process: Any) -> int:
 
 def _fill_part(
     env: dict[str, str],
-    db_args: tuple[Any, ...],
+    db: ViewDB,
     views: list[str],
     target: int,
     part: int,
     parts: int,
     page: int,
 ) -> None:
-    db = reopen(db_args)
     log = EventLog(env)
     try:
         projector = Projector(

@@ -5,6 +5,7 @@ order (a unique last sort key), so pages and exports are stable."""
 from __future__ import annotations
 
 import json
+from collections import Counter
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
@@ -132,8 +133,8 @@ def _board_counts(tx: Any, f: BoardFilter, now: datetime, sqlite: bool) -> dict[
 
     From `board_counts` when the filters are among its columns (area, level, department, on
     committee), less the overdue items per stage for `overdue=False`; otherwise a COUNT over the
-    board through the filter's index (leader, overdue) or, for text on SQLite, over the trigram
-    index's candidates."""
+    board, through the filter's index on SQLite (leader, department, committee, overdue). A text
+    search alone on SQLite counts its matches in `_board_by_text` instead."""
     if f.leader is None and not f.text and f.department != "" and not f.overdue:
         clauses: list[str] = []
         params: list[Any] = []
@@ -182,9 +183,7 @@ def _board_by_text(
     found = tx.fetchall(
         f"SELECT board.rowid, board.stage FROM {source}{_sql_where(clauses)} ORDER BY {order}", params
     )
-    counts: dict[str, int] = {}
-    for _, stage in found:
-        counts[stage] = counts.get(stage, 0) + 1
+    counts = dict(Counter(stage for _, stage in found))
     if f.stage is not None:
         found = [row for row in found if row[1] == f.stage]
     chosen = [row[0] for row in found[(page - 1) * page_size : page * page_size]]

@@ -130,10 +130,6 @@ class ViewDB:
         """Held while views are (re)built from zero: across processes, one rebuild at a time."""
         raise NotImplementedError
 
-    def reopen_args(self) -> tuple[Any, ...]:
-        """What `reopen` needs to connect to this database again from another process."""
-        raise NotImplementedError
-
     _lock: threading.RLock
     _conn: Any
     _reader_connections: list[Any]
@@ -209,8 +205,9 @@ class SqliteViewDB(ViewDB):
                 raise
             self._conn.execute("COMMIT")
 
-    def reopen_args(self) -> tuple[Any, ...]:
-        return ("sqlite", self.path)
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickled (for a rebuild's worker process) as what it connects to: it reconnects there."""
+        return (SqliteViewDB, (self.path,))
 
     def try_lease(self) -> bool:
         if self._lease_fd is not None:
@@ -281,8 +278,9 @@ class PostgresViewDB(ViewDB):
             conn.execute("SET TRANSACTION READ ONLY")
             yield _PostgresTx(conn)
 
-    def reopen_args(self) -> tuple[Any, ...]:
-        return ("postgres", self._conninfo, self._schema)
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickled (for a rebuild's worker process) as what it connects to: it reconnects there."""
+        return (PostgresViewDB, (self._conninfo, self._schema))
 
     def try_lease(self) -> bool:
         if self._lease_conn is not None:
@@ -310,10 +308,3 @@ class PostgresViewDB(ViewDB):
                 yield
             finally:
                 conn.execute("SELECT pg_advisory_unlock(%s)", (key,))
-
-
-def reopen(args: tuple[Any, ...]) -> ViewDB:
-    """The view database `ViewDB.reopen_args` describes, connected afresh (in another process)."""
-    if args[0] == "sqlite":
-        return SqliteViewDB(args[1])
-    return PostgresViewDB(args[1], args[2])

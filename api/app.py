@@ -50,9 +50,14 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
         if settings.run_projector:
             thread = threading.Thread(target=svc.projector.run_forever, args=(stop,), daemon=True)
             thread.start()
-        # The scheduler runs with the app's own services only (not under tests that bring theirs
-        # with a fake clock). Several workers each running it is harmless: the aggregates decide.
-        scheduled = start_in_process(settings) if services is None and settings.run_scheduler else None
+        # The scheduler runs on the app's own workflow and projector (not under tests that bring
+        # their services with a fake clock). Several workers each running it is harmless: the
+        # aggregates decide.
+        scheduled = (
+            start_in_process(settings, shared=(svc.workflow, svc.projector))
+            if services is None and settings.run_scheduler
+            else None
+        )
         try:
             yield
         finally:
@@ -119,7 +124,10 @@ class BodyLimit:
             declared = next((v for k, v in scope["headers"] if k == b"content-length"), None)
             if declared is not None and (not declared.isdigit() or int(declared) > self.max_bytes):
                 refusal = JSONResponse(
-                    {"code": "too_large", "message": f"The request is larger than {self.max_bytes} bytes."},
+                    {
+                        "code": errors.HTTP_CODES[413],
+                        "message": f"The request is larger than {self.max_bytes} bytes.",
+                    },
                     status_code=413,
                 )
                 await refusal(scope, receive, send)

@@ -131,7 +131,6 @@ WaitFor = Annotated[
     int | None,
     Query(ge=0, le=2**62, description="Wait (up to 5 s) until the views include this log position."),
 ]
-IssueRef = Annotated[str, "an issue number such as 2026-0041, or its id"]
 
 
 def within_reach(who: Principal, issue: Issue) -> bool:
@@ -154,12 +153,9 @@ def reachable_issue(svc: Services, who: Principal, ref: str) -> Issue:
 
 
 def wait_for(svc: Services, position: int | None) -> None:
-    """Read-your-writes: let the views catch up to `position` (bounded wait).
-
-    A position past the head of the log was never handed out: waiting for it would only hold
-    a worker thread for the full five seconds, so it waits for the head instead."""
+    """Read-your-writes: let the views catch up to `position` (bounded wait; see Projector.wait_for)."""
     if position:
-        svc.projector.wait_for(min(position, svc.projector.log.head()), timeout=5.0)
+        svc.projector.wait_for(position, timeout=5.0)
 
 
 def answer(result: Result) -> dict[str, object]:

@@ -28,6 +28,7 @@ from domain.rules import (
     Route,
     Verdict,
 )
+from projections.open311 import RECORDER
 
 # Text must hold a character that is not white space: the domain strips and refuses blanks, so
 # the schema says so too (a "\r" is not a note). Spelled out because engines disagree on \s:
@@ -70,15 +71,15 @@ class OpinionCreate(Strict):
     text: Text
     recorder: Name | None = Field(
         None,
-        description="Who recorded it (default: the caller); 'open311' is reserved for that channel.",
-        json_schema_extra={"not": {"const": "open311"}},
+        description=f"Who recorded it (default: the caller); '{RECORDER}' is reserved for that channel.",
+        json_schema_extra={"not": {"const": RECORDER}},
     )
 
     @field_validator("recorder")
     @classmethod
     def _not_reserved(cls, value: str | None) -> str | None:
-        if value is not None and value.strip().lower() == "open311":
-            raise ValueError("'open311' is reserved for requests that came through Open311")
+        if value is not None and value.strip().lower() == RECORDER:
+            raise ValueError(f"'{RECORDER}' is reserved for requests that came through Open311")
         return value
 
     place: Place | None = None

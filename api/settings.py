@@ -11,8 +11,11 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-LEVELS = ("grid", "village", "town", "district")
-DUTIES = ("analysis_meeting", "feedback_cycle", "evaluation_meeting")
+from domain.duty import DutyKind
+from domain.rules import Level
+
+LEVELS = tuple(level.value for level in Level)
+DUTIES = tuple(kind.value for kind in DutyKind)
 _LEAD = re.compile(r"^(\d{1,4})\s*([dhm])$")
 _UNIT = {"d": "days", "h": "hours", "m": "minutes"}
 

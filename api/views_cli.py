@@ -30,8 +30,8 @@ class ExportFormat(StrEnum):
 EXPORTS = ("board", "ledger", "ledger-departments", "register", "satisfaction", "feedback")
 
 
-def export_rows(projector: Any, view: str, now: datetime) -> list[dict[str, Any]]:
-    """The rows of one exportable view, in a deterministic order."""
+def export_rows(projector: Any, view: str, now: datetime, *, target: float) -> list[dict[str, Any]]:
+    """The rows of one exportable view, in a deterministic order (satisfaction against `target`)."""
     db = projector.db
     if view == "board":
         rows: list[dict[str, Any]] = []
@@ -47,7 +47,7 @@ def export_rows(projector: Any, view: str, now: datetime) -> list[dict[str, Any]
     if view == "ledger-departments":
         return queries.ledger(db, by="department")
     if view == "satisfaction":
-        return queries.satisfaction(db, by="area")
+        return queries.satisfaction(db, by="area", target=target)
     if view == "feedback":
         return queries.unanswered(db, now=now, limit=1_000_000)
     if view == "register":
@@ -125,10 +125,11 @@ def register(app: typer.Typer) -> None:
         """Write a view (board, ledger, register, satisfaction, feedback) as CSV or Excel."""
         if view not in EXPORTS:
             raise typer.BadParameter(f"choose one of {', '.join(EXPORTS)}")
-        projector = build_projector(Settings())
+        settings = Settings()
+        projector = build_projector(settings)
         try:
             projector.catch_up()
-            rows = export_rows(projector, view, datetime.now(tz=UTC))
+            rows = export_rows(projector, view, datetime.now(tz=UTC), target=settings.satisfaction_target)
         finally:
             projector.db.close()
         header = list(dict.fromkeys(key for row in rows for key in row))

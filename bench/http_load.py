@@ -198,8 +198,15 @@ async def _drive(port: int, token: str, refs: list[str], commands: int, clients:
                 sent = time.perf_counter()
                 status, body = await connection.exchange(request)
                 latencies.append((time.perf_counter() - sent) * 1000)
-                answer = json.loads(body)  # every answer is whole JSON, or the run stops here
-                if status != 200 or (refs and answer.get("changed") is not True):
+                try:
+                    answer = json.loads(body)
+                except ValueError:  # not JSON: a failure to report, not a generator that dies silently
+                    answer = None
+                if (
+                    status != 200
+                    or not isinstance(answer, dict)
+                    or (refs and answer.get("changed") is not True)
+                ):
                     failures.append(f"{status} {body[:200]!r}")
         finally:
             connection.writer.close()

@@ -36,6 +36,7 @@ from api.storage import build_workflow
 from domain.clock import FakeClock, event_time
 from domain.issue import Issue
 from domain.workflow import Workflow
+from projections.board import CLOCK_RUNNING
 from projections.projector import EventLog, Projector
 from projections.queries import overdue_items
 from projections.store import SqliteViewDB, iso
@@ -98,7 +99,7 @@ def full_board_query(db: SqliteViewDB) -> list[tuple[Any, ...]]:
     with db.transaction() as tx:
         return tx.fetchall(
             "SELECT issue_id, number, level, deadline FROM board NOT INDEXED "
-            "WHERE stage IN ('assigned', 'in_progress') AND paused = 0 AND deadline < ? "
+            f"WHERE {CLOCK_RUNNING} AND deadline < ? "
             "AND (committee_deadline IS NULL OR committee_deadline <> deadline) ORDER BY deadline, number",
             [iso(SCAN_AT)],
         )

@@ -274,8 +274,7 @@ class Workflow(Application[UUID]):
         return uuid5(NAMESPACE, f"receipt/{scope}/{command}/{key}"), digest
 
     def _prior_answer(self, receipt_id: UUID, fingerprint: str) -> Result | None:
-        # Receipts are never snapshotted: read their one event without asking the snapshot table.
-        receipt = fast_projector(None, self.events.get(receipt_id))
+        receipt = self._replay(receipt_id)
         if receipt is None:
             return None
         assert isinstance(receipt, Receipt)
@@ -300,12 +299,15 @@ class Workflow(Application[UUID]):
             except AggregateNotFoundError:
                 raise missing from None
         else:
-            # Never snapshotted (accounts, aliases, opinions…): replay its events without asking
-            # the snapshot table first, one query instead of two.
-            aggregate = fast_projector(None, self.events.get(aggregate_id))
+            aggregate = self._replay(aggregate_id)
         if not isinstance(aggregate, cls):
             raise missing
         return aggregate
+
+    def _replay(self, aggregate_id: UUID) -> Any:
+        """An aggregate that is never snapshotted (receipts, accounts, aliases, opinions…), from its
+        events alone, without asking the snapshot table first: one query instead of two."""
+        return fast_projector(None, self.events.get(aggregate_id))
 
     def issue_id(self, ref: UUID | str) -> UUID:
         """Resolve an issue's id from its id or its human number (e.g. 2026-0041)."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
+from projections.board import CLOCK_RUNNING
 from projections.store import ViewDB, iso
 
 
@@ -18,12 +19,12 @@ def due_reminders(db: ViewDB, *, now: datetime, lead: timedelta, limit: int = 10
     and whose leader has not been reminded `lead` before this deadline; nearest deadline first."""
     with db.read() as tx:
         rows = tx.fetchall(
-            "SELECT b.issue_id, b.number, b.deadline FROM board b "
-            "WHERE b.stage IN ('assigned', 'in_progress') AND b.paused = 0 "
-            "AND b.deadline > ? AND b.deadline <= ? "
+            "SELECT issue_id, number, deadline FROM board b "
+            f"WHERE {CLOCK_RUNNING} "
+            "AND deadline > ? AND deadline <= ? "
             "AND NOT EXISTS (SELECT 1 FROM inbox i WHERE i.issue_id = b.issue_id AND i.kind = 'reminder' "
             "AND i.for_deadline = b.deadline AND i.lead_seconds = ?) "
-            "ORDER BY b.deadline, b.number LIMIT ?",
+            "ORDER BY deadline, number LIMIT ?",
             [iso(now), iso(now + lead), int(lead.total_seconds()), limit],
         )
     return [dict(zip(("issue_id", "number", "deadline"), row, strict=True)) for row in rows]

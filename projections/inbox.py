@@ -17,12 +17,12 @@ The view keeps its own issue id -> number map, so it reads no other view's table
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
-import domain.duty  # noqa: F401  (registers the Duty events' topics so the projector can decode them)
+from domain.errors import utc_text
 from projections.store import ViewDB, from_iso, iso
-from projections.view import Appends, Names, Rows, View, ViewState, topic
+from projections.view import Appends, Names, Rows, View, ViewState, chunks, topic
 
 INBOX = """
 CREATE TABLE IF NOT EXISTS {inbox} (
@@ -59,10 +59,6 @@ COLUMNS = (
 SUPERVISORS = "supervisors/"
 COMMITTEE = "standing-committee"
 UNIT = "unit/"
-
-
-def _utc(moment: datetime) -> str:
-    return f"{moment.astimezone(UTC):%Y-%m-%d %H:%M} UTC"
 
 
 def _lead(seconds: int) -> str:
@@ -116,7 +112,7 @@ def opened(state: State, event: Any, key: str) -> None:
 def reminder_due(state: State, event: Any, key: str) -> None:
     number = state.number(key)
     message = (
-        f"Reminder: issue {number} you lead is due {_utc(event.for_deadline)} "
+        f"Reminder: issue {number} you lead is due {utc_text(event.for_deadline)} "
         f"({_lead(event.lead_seconds)} before the deadline)."
     )
     state.notify(
@@ -127,8 +123,8 @@ def reminder_due(state: State, event: Any, key: str) -> None:
 
 def escalated(state: State, event: Any, key: str) -> None:
     number = state.number(key)
-    missed = _utc(event.for_deadline)
-    new = _utc(event.deadline)
+    missed = utc_text(event.for_deadline)
+    new = utc_text(event.deadline)
     to_supervisors = (
         f"Issue {number} escalated from {event.from_level} to {event.to_level} level: its deadline {missed} "
         f"passed. New deadline {new}; {event.leader} stays the accountable leader."
@@ -144,7 +140,7 @@ def escalated(state: State, event: Any, key: str) -> None:
 
 def referred(state: State, event: Any, key: str) -> None:
     number = state.number(key)
-    missed = _utc(event.for_deadline)
+    missed = utc_text(event.for_deadline)
     to_committee = (
         f"Issue {number} is on the standing committee's list: its deadline {missed} passed at the top "
         f"level. {event.leader} stays the accountable leader."
@@ -167,7 +163,7 @@ DUTY_TITLES = {
 
 def duty_raised(state: State, event: Any, key: str) -> None:
     title = DUTY_TITLES.get(event.kind, event.kind)
-    due = _utc(event.due_by)
+    due = utc_text(event.due_by)
     waiting = sum(len(ids) for ids in event.unanswered.values())
     for recipient in event.recipients:
         if recipient in event.unanswered:
@@ -232,11 +228,10 @@ def raised_duties(db: ViewDB, duty_ids: Sequence[str]) -> set[str]:
     found: set[str] = set()
     ids = list(dict.fromkeys(duty_ids))
     with db.read() as tx:
-        for start in range(0, len(ids), 500):
-            chunk = ids[start : start + 500]
-            marks = ", ".join("?" * len(chunk))
+        for part in chunks(ids):
+            marks = ", ".join("?" * len(part))
             rows = tx.fetchall(
-                f"SELECT DISTINCT event_id FROM inbox WHERE kind = 'duty' AND event_id IN ({marks})", chunk
+                f"SELECT DISTINCT event_id FROM inbox WHERE kind = 'duty' AND event_id IN ({marks})", part
             )
             found.update(str(row[0]) for row in rows)
     return found

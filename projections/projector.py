@@ -56,6 +56,7 @@ class EventLog(Application[UUID]):
             raise RuntimeError("the projector reads a persistent event store (SQLite or PostgreSQL)")
         super().__init__(env=env)
         # Importing the aggregates registers their events' topics so they can be decoded.
+        import domain.duty
         import domain.issue
         import domain.opinion  # noqa: F401
 
@@ -220,7 +221,14 @@ class Projector:
         self.db.release_lease()
 
     def wait_for(self, position: int, *, timeout: float = 5.0) -> bool:
-        """Read-your-writes: wait until the views include `position`; False on time-out."""
+        """Read-your-writes: wait until the views include `position`; False on time-out.
+
+        A position past the head of the log was never handed out: waiting for it would only hold
+        the caller for the whole time-out, so it waits for the head instead (the log is read only
+        when the views are behind `position`)."""
+        if self.position() >= position:
+            return True
+        position = min(position, self.log.head())
         deadline = time.monotonic() + timeout
         while self.position() < position:
             if time.monotonic() >= deadline:

@@ -10,7 +10,8 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from projections.store import ViewDB, iso
+from projections.board import CLOCK_RUNNING
+from projections.store import ViewDB, from_iso, iso
 
 WORKING = ("assigned", "in_progress")
 BOARD_COLUMNS = (
@@ -83,7 +84,7 @@ def _board_where(
     return clauses, params
 
 
-_OVERDUE = "(stage IN ('assigned', 'in_progress') AND paused = 0 AND deadline < ?)"
+_OVERDUE = f"({CLOCK_RUNNING} AND deadline < ?)"
 
 
 def _needle(text: str) -> str:
@@ -248,7 +249,7 @@ def overdue_items(db: ViewDB, *, now: datetime, limit: int = 1000) -> list[dict[
     with db.read() as tx:
         rows = tx.fetchall(
             "SELECT issue_id, number, level, deadline FROM board "
-            "WHERE stage IN ('assigned', 'in_progress') AND paused = 0 AND deadline < ? "
+            f"WHERE {CLOCK_RUNNING} AND deadline < ? "
             "AND (committee_deadline IS NULL OR committee_deadline <> deadline) "
             "ORDER BY deadline, number LIMIT ?",
             [iso(now), limit],
@@ -335,10 +336,13 @@ def ledger(db: ViewDB, *, by: str = "leader") -> list[dict[str, Any]]:
 
 
 def unanswered(
-    db: ViewDB, *, now: datetime, recorder: str | None = None, limit: int = 500
+    db: ViewDB, *, now: datetime, recorder: str | None = None, unmerged: bool = False, limit: int = 500
 ) -> list[dict[str, Any]]:
-    """The feedback tracker: opinions whose reporter has not heard back, oldest first, with age in days."""
+    """The feedback tracker: opinions whose reporter has not heard back, oldest first, with age in
+    days; with `unmerged`, only those not yet merged into an item."""
     clause, params = ("AND recorder = ?", [recorder]) if recorder else ("", [])
+    if unmerged:
+        clause += " AND issue_id IS NULL"
     with db.read() as tx:
         rows = tx.fetchall(
             "SELECT opinion_id, recorded_at, recorder, unit, kind, area, route, issue_id FROM opinions "
@@ -349,7 +353,8 @@ def unanswered(
         ("opinion_id", "recorded_at", "recorder", "unit", "kind", "area", "route", "issue_id"), rows
     )
     for row in result:
-        recorded = datetime.strptime(row["recorded_at"], "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=now.tzinfo)
+        recorded = from_iso(row["recorded_at"])
+        assert recorded is not None
         row["age_days"] = (now - recorded).days
     return result
 

@@ -16,14 +16,19 @@ from apscheduler.schedulers.base import BaseScheduler  # type: ignore[import-unt
 from api.settings import Settings
 from api.storage import build_projector, build_workflow
 from domain.clock import Clock, SystemClock
+from domain.workflow import Workflow
+from projections.projector import Projector
 from scheduler.duties import specs
 from scheduler.jobs import Jobs
 from scheduler.mail import SmtpMailer
 from scheduler.runner import build_scheduler
 
 
-def jobs_from_settings(settings: Settings, *, clock: Clock | None = None) -> Jobs:
-    """The scheduler's jobs over the configured store, views, calendar and SMTP server."""
+def jobs_from_settings(
+    settings: Settings, *, clock: Clock | None = None, shared: tuple[Workflow, Projector] | None = None
+) -> Jobs:
+    """The scheduler's jobs over the configured store, views, calendar and SMTP server; with
+    `shared`, over a workflow and projector the caller already has (and closes itself)."""
     clock = clock or SystemClock()
     mailer = None
     if settings.smtp_enabled:
@@ -36,10 +41,11 @@ def jobs_from_settings(settings: Settings, *, clock: Clock | None = None) -> Job
             password=settings.smtp_password.get_secret_value() if settings.smtp_password else None,
             timeout=settings.smtp_timeout,
         )
-    workflow = build_workflow(settings, clock=clock)
+    workflow, projector = shared or (build_workflow(settings, clock=clock), build_projector(settings))
     return Jobs(
         workflow=workflow,
-        projector=build_projector(settings),
+        projector=projector,
+        owns_services=shared is None,
         clock=clock,
         leads=settings.reminder_lead_times,
         duty_units=settings.duty_unit_names,
@@ -51,9 +57,11 @@ def jobs_from_settings(settings: Settings, *, clock: Clock | None = None) -> Job
     )
 
 
-def start_in_process(settings: Settings, *, clock: Clock | None = None) -> tuple[BaseScheduler, Jobs]:
+def start_in_process(
+    settings: Settings, *, clock: Clock | None = None, shared: tuple[Workflow, Projector] | None = None
+) -> tuple[BaseScheduler, Jobs]:
     """Start the jobs in a background thread; stop with `scheduler.shutdown()` then `jobs.close()`."""
-    jobs = jobs_from_settings(settings, clock=clock)
+    jobs = jobs_from_settings(settings, clock=clock, shared=shared)
     scheduler = build_scheduler(jobs, blocking=False)
     scheduler.start()
     return scheduler, jobs

@@ -96,11 +96,11 @@ def current(spec: DutySpec, now: datetime, zone: tzinfo) -> Occurrence:
 
 def specs(kinds: str) -> tuple[DutySpec, ...]:
     """The duties named in a comma-separated list (all of them for "all")."""
-    names = [k.strip() for k in kinds.split(",") if k.strip()]
+    names = list(dict.fromkeys(k.strip() for k in kinds.split(",") if k.strip()))
     if names == ["all"]:
         return DUTIES
     by_name = {spec.kind.value: spec for spec in DUTIES}
     unknown = [n for n in names if n not in by_name]
     if unknown:
         raise ValueError(f"unknown duties {', '.join(unknown)}; choose from {', '.join(by_name)}")
-    return tuple(by_name[n] for n in dict.fromkeys(names))
+    return tuple(by_name[n] for n in names)

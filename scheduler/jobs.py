@@ -223,6 +223,7 @@ class Jobs:
     mailer: mail.Mailer | None = None
     addresses: Callable[[str], list[str]] = field(default=lambda recipient: [])
     email_max_age: timedelta = timedelta(hours=72)
+    owns_services: bool = True  # False when the workflow and projector are the caller's to close
     closed: bool = field(default=False, init=False)
 
     def escalate(self) -> JobReport:
@@ -259,10 +260,12 @@ class Jobs:
         return [self.escalate(), self.remind(), self.raise_duties(), self.email()]
 
     def close(self) -> None:
-        """Release the workflow's and the views' connections (once; later calls do nothing)."""
+        """Release the workflow's and the views' connections, if they are the jobs' own (once)."""
         if self.closed:
             return
         self.closed = True
+        if not self.owns_services:
+            return
         self.workflow.close()
         self.projector.db.close()
         self.projector.log.close()

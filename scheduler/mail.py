@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import smtplib
+import weakref
 from datetime import datetime, timedelta
 from email.message import EmailMessage
 from email.utils import format_datetime
@@ -113,13 +114,20 @@ class SmtpMailer:
 _TABLE_LOCK = 0x4D41494C  # "MAIL": serialises the table's creation between processes on PostgreSQL
 
 
+_ENSURED: weakref.WeakSet[ViewDB] = weakref.WeakSet()  # view databases this process has set up
+
+
 def ensure_table(db: ViewDB) -> None:
-    """Create the deliveries table if missing (safe when several schedulers start at once)."""
+    """Create the deliveries table if missing (safe when several schedulers start at once); once
+    per view database and process, not on every run."""
+    if db in _ENSURED:
+        return
     with db.transaction() as tx:
         if db.dialect == "postgres":
             # CREATE TABLE IF NOT EXISTS is not safe against a concurrent creator on PostgreSQL.
             tx.execute("SELECT pg_advisory_xact_lock(?)", [_TABLE_LOCK])
         tx.execute(TABLE)
+    _ENSURED.add(db)
 
 
 def pending(
@@ -127,7 +135,7 @@ def pending(
 ) -> list[dict[str, Any]]:
     """Inbox rows created since `since` that nobody has delivered, nor is delivering, nor gave up on."""
     columns = ", ".join(f"i.{c}" for c in COLUMNS)
-    with db.transaction() as tx:
+    with db.read() as tx:
         rows = tx.fetchall(
             f"SELECT {columns} FROM inbox i LEFT JOIN email_deliveries d ON d.key = i.key "
             "WHERE i.created_at >= ? AND (d.key IS NULL OR (d.status = 'failed' AND d.attempts < ?) "
@@ -167,7 +175,7 @@ def finish(db: ViewDB, key: str, token: str, *, status: str, now: datetime, erro
 
 def deliveries(db: ViewDB) -> dict[str, tuple[str, int]]:
     """Every delivery's status and attempts, by inbox key."""
-    with db.transaction() as tx:
+    with db.read() as tx:
         rows = tx.fetchall("SELECT key, status, attempts FROM email_deliveries")
     return {str(key): (str(status), int(attempts)) for key, status, attempts in rows}
 

@@ -27,7 +27,6 @@ class Bar:
     x: float
     width: float
     tone: str
-    series: int = 0
 
 
 @dataclass(frozen=True)
@@ -75,7 +74,6 @@ def bar_chart(
                     x=LABEL_WIDTH,
                     width=round(max(0.0, value) * scale, 1),
                     tone=tone,
-                    series=index,
                 )
             )
         y += ROW

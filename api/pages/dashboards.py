@@ -7,7 +7,7 @@ from __future__ import annotations
 import csv
 import io
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from fastapi import APIRouter, Response
 
@@ -42,7 +42,7 @@ def overdue_by_level(svc: Services, now: datetime) -> list[dict[str, Any]]:
 
 def funnel(svc: Services, now: datetime) -> list[dict[str, Any]]:
     """How far items went: opened, given a leader, escalated once, twice, referred to the committee."""
-    board = export_rows(svc.projector, "board", now)
+    board = export_rows(svc.projector, "board", now, target=svc.settings.satisfaction_target)
     steps = [
         ("opened", len(board)),
         ("assigned", sum(1 for r in board if r["leader"])),
@@ -53,7 +53,7 @@ def funnel(svc: Services, now: datetime) -> list[dict[str, Any]]:
     return [{"step": step, "items": count} for step, count in steps]
 
 
-TABLES = ("satisfaction", "overdue-by-level", "funnel", "ledger")
+TABLES = get_args(Table)
 
 
 def table(page: Page, name: str) -> list[dict[str, Any]]:
@@ -63,7 +63,7 @@ def table(page: Page, name: str) -> list[dict[str, Any]]:
         return overdue_by_level(svc, now)
     if name == "funnel":
         return funnel(svc, now)
-    return export_rows(svc.projector, name, now)
+    return export_rows(svc.projector, name, now, target=svc.settings.satisfaction_target)
 
 
 def charts(page: Page, data: dict[str, list[dict[str, Any]]]) -> dict[str, Chart]:

@@ -100,11 +100,9 @@ def hold(page: PageDep, form: FormDep) -> Response:
 
 def _unmerged(page: Page) -> list[dict[str, Any]]:
     """Voices not merged into an item and not answered yet (the feedback tracker), with their text."""
-    rows = queries.unanswered(page.svc.projector.db, now=page.now(), limit=500)
+    rows = queries.unanswered(page.svc.projector.db, now=page.now(), unmerged=True, limit=500)
     found = []
     for row in rows:
-        if row["issue_id"] is not None:
-            continue
         opinion = page.svc.workflow.get_opinion(UUID(row["opinion_id"]))
         found.append({**row, "text": opinion.text, "place": opinion.place, "channel": opinion.channel})
     return found
@@ -223,6 +221,7 @@ def merge(meeting_id: UUID, page: PageDep, form: FormDep) -> Response:
             data = fields(form, schemas.IssueCreate)
             data.update({"opinion_ids": selected, "meeting_id": meeting_id})
             answer = open_issue(schemas.IssueCreate.model_validate(data), page.svc, who, key)
+        number = answer.get("number")  # the item merged into (routing answers carry no number)
         if route_body is not None:
             for opinion_id in selected:
                 answer = route_opinion(
@@ -236,7 +235,6 @@ def merge(meeting_id: UUID, page: PageDep, form: FormDep) -> Response:
         return _workspace(page, meeting_id, error.status, error=error.message, failed="merge")
     except (ValidationError, CaselineError, ValueError) as error:
         return _refused(page, meeting_id, "merge", form, error)
-    number = answer.get("number")
     return _back(page, meeting_id, "merge", answer, str(number or ""))
 
 

@@ -114,7 +114,6 @@ class Page:
     t: Translator
     csrf_seed: str
     cookies: list[tuple[str, str | None, int | None]] = field(default_factory=list)
-    started: float = field(default_factory=time.perf_counter)
 
     # -- who may see what -------------------------------------------------------------------
 

@@ -138,7 +138,7 @@ def export(
     view: ExportView, fmt: Literal["csv", "xlsx"], svc: ServicesDep, who: Supervisor, wait: WaitFor = None
 ) -> Response:
     wait_for(svc, wait)
-    rows = export_rows(svc.projector, view, _now())
+    rows = export_rows(svc.projector, view, _now(), target=svc.settings.satisfaction_target)
     header = list(dict.fromkeys(key for row in rows for key in row))
     if fmt == "csv":
         buffer = io.StringIO()

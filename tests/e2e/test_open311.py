@@ -38,6 +38,7 @@ from projections import queries
 from projections.open311 import token_for
 from tests.conftest import POSTGRES_URL
 from tests.e2e.conftest import START, LiveServer, serve
+from tests.integration.viewtools import snapshot
 
 V2 = "/open311/v2"
 FORMATS = ("json", "xml")
@@ -1063,18 +1064,12 @@ def test_the_open311_view_equals_its_rebuild_from_zero(
     workflow.disclose(OFFICER, issue, fields=["title"], where="register", note="Looked at.")
     server.settle()
 
-    def rows() -> dict[str, list[tuple[Any, ...]]]:
-        with projector.db.read() as tx:
-            return {
-                table: sorted(tx.fetchall(f"SELECT * FROM {table}"), key=repr)
-                for table in ("open311_requests", "open311_issues")
-            }
-
-    live = rows()
+    tables = ("open311_requests", "open311_issues")
+    live = snapshot(projector.db, tables)
     assert len(live["open311_requests"]) >= 2
     assert live["open311_issues"]
     projector.rebuild(["open311"])
-    assert rows() == live
+    assert snapshot(projector.db, tables) == live
 
 
 @pytest.mark.postgres

@@ -103,29 +103,6 @@ class ProjectorProcessEndedError(AssertionError):
     """Raised when a projector process ended before saying what the test waited for."""
 
 
-class KnownProjectionsBugError(AssertionError):
-    """Raised when a projector failed exactly as a reported, not yet fixed, projections bug does."""
-
-
-# The exact signatures of bugs reported to the read side's owner and not yet fixed: a test
-# expecting one says so with `pytest.mark.xfail(raises=KnownProjectionsBugError)`, so any other
-# failure still fails it. Fixed, and guarded since by ordinary failures: ensure_tables deadlocking
-# a running page on PostgreSQL, and a new views file's WAL switch failing at once on SQLite.
-KNOWN_BUGS = {
-    # Projector.ensure_tables fills a view new to the database with rebuild(), unserialised: two
-    # processes starting together both fill the same `<table>__new` tables (duplicate rows, a table
-    # renamed away under the other, or on PostgreSQL a deadlock), and one of them dies at start-up.
-    "concurrent start-up fill of a new view": ("in ensure_tables", "in rebuild"),
-}
-
-
-def check_known_bugs(text: str) -> None:
-    """Raise `KnownProjectionsBugError` if `text` (a traceback) shows a known bug's signature."""
-    for name, signature in KNOWN_BUGS.items():
-        if all(part in text for part in signature):
-            raise KnownProjectionsBugError(f"known projections bug ({name}):\n{text[-3000:]}")
-
-
 class ProjectorProcess:
     """A child projector process whose report lines the parent reads without blocking."""
 
@@ -172,7 +149,6 @@ class ProjectorProcess:
             line = self.next_line(max(0.01, deadline - time.monotonic()))
             if line is None:
                 errors = self.stderr()
-                check_known_bugs(errors)
                 said = "; ".join(self.seen[-4:])
                 raise ProjectorProcessEndedError(
                     f"the projector process ended before saying {word!r} (said: {said}){errors}"

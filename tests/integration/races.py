@@ -5,11 +5,16 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 from typing import Any
 
 import pytest
 
+from domain.clock import FakeClock
+from domain.rules import Actor
 from domain.workflow import Workflow
+
+CLERK = Actor("Village clerk")
 
 
 def race(*jobs: Callable[[], Any]) -> list[Any]:
@@ -34,6 +39,19 @@ def hold_first_save(
             return _original(*args, **kwargs)
 
         monkeypatch.setattr(workflow, "save", save)
+
+
+def assigned_issue(workflow: Workflow, clock: FakeClock, *, days: int = 30) -> str:
+    """An item with a leader and a deadline `days` ahead: ready for front-line work."""
+    number = workflow.open_issue(
+        CLERK, title="Street lights for grid 4", area="security", level="village", horizon="near"
+    ).number
+    assert number is not None
+    workflow.assign_leader(
+        CLERK, number, leader="Zhang", department="Public works office", goals=["lights working"],
+        measures=["install lamps"], deadline=clock.now() + timedelta(days=days),
+    )  # fmt: skip
+    return number
 
 
 def of_kind(events: list[Any], name: str) -> list[Any]:

@@ -1,4 +1,5 @@
-"""The board's text filter finds exactly the items whose title or number contains the text.
+"""The board's text filter finds exactly the items whose title or number contains the text, once
+LIKE's wildcards (`%`, `_`) are dropped from it, as the board always has.
 
 On SQLite, texts of three characters or more are answered by the board's trigram index and
 shorter ones by a scan; both must agree with a plain substring check, on the live board (filled
@@ -75,22 +76,21 @@ def board_world(
             yield titles, projector, elsewhere.projector.db
 
 
-@pytest.mark.parametrize("where", ["live", "rebuilt"])
-def test_the_text_filter_finds_exactly_the_items_whose_title_or_number_contains_it(
-    board_world: tuple[dict[str, str], Projector, ViewDB], clock: FakeClock, where: str
+def test_the_text_filter_finds_exactly_the_items_whose_title_or_number_contains_it_less_wildcards(
+    board_world: tuple[dict[str, str], Projector, ViewDB], clock: FakeClock
 ) -> None:
     # Given items with English and Chinese titles, quotes and LIKE's wildcards among them
     titles, projector, rebuilt = board_world
-    db = projector.db if where == "live" else rebuilt
-    for needle in NEEDLES:
-        # When the board is filtered by the text
-        page = queries.board(db, now=clock.now(), where=queries.BoardFilter(text=needle), sort="number")
-        # Then exactly the matching items come back, counted per stage, in the page's order
-        found = expected(titles, needle)
-        assert [row["number"] for row in page.rows] == sorted(found), needle
-        assert page.total == len(found), needle
-        stages = Counter(row["stage"] for row in page.rows)
-        assert page.counts == dict(stages), needle
+    for where, db in (("live", projector.db), ("rebuilt", rebuilt)):
+        for needle in NEEDLES:
+            # When the live or the rebuilt board is filtered by the text
+            page = queries.board(db, now=clock.now(), where=queries.BoardFilter(text=needle), sort="number")
+            # Then exactly the matching items come back, counted per stage, in the page's order
+            found = expected(titles, needle)
+            assert [row["number"] for row in page.rows] == sorted(found), (where, needle)
+            assert page.total == len(found), (where, needle)
+            stages = Counter(row["stage"] for row in page.rows)
+            assert page.counts == dict(stages), (where, needle)
 
 
 def test_the_text_filter_pages_and_narrows_by_stage_like_any_other_filter(

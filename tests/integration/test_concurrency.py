@@ -24,23 +24,9 @@ from domain.errors import ConflictError
 from domain.rules import Actor, Role
 from domain.workflow import Result, Workflow
 from tests.conftest import StoreFactory
-from tests.integration.races import hold_first_save, of_kind, race
+from tests.integration.races import assigned_issue, hold_first_save, of_kind, race
 
-CLERK = Actor("Village clerk")
 SCHEDULER = Actor("scheduler", role=Role.SCHEDULER)
-
-
-def assigned_issue(workflow: Workflow, clock: FakeClock, *, days: int = 30) -> str:
-    """An item with a leader and a deadline `days` ahead: ready for front-line work."""
-    number = workflow.open_issue(
-        CLERK, title="Street lights for grid 4", area="security", level="village", horizon="near"
-    ).number
-    assert number is not None
-    workflow.assign_leader(
-        CLERK, number, leader="Zhang", department="Public works office", goals=["lights working"],
-        measures=["install lamps"], deadline=clock.now() + timedelta(days=days),
-    )  # fmt: skip
-    return number
 
 
 # -- application instances in threads ---------------------------------------------------

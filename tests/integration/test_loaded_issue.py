@@ -3,30 +3,14 @@ act on it once, and fall back to the store whenever it is not the latest state."
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from domain.clock import FakeClock
-from domain.rules import Actor
 from domain.workflow import Workflow
 from tests.conftest import StoreFactory
-
-CLERK = Actor("Village clerk")
-
-
-def assigned_issue(workflow: Workflow, clock: FakeClock) -> str:
-    opened = workflow.open_issue(
-        CLERK, title="Street lights", area="security", level="village", horizon="near"
-    )
-    assert opened.number is not None
-    workflow.assign_leader(
-        CLERK, opened.number, leader="Zhang", department="Public works office", goals=["lights working"],
-        measures=["install lamps"], deadline=clock.now() + timedelta(days=30),
-    )  # fmt: skip
-    return opened.number
+from tests.integration.races import CLERK, assigned_issue, of_kind
 
 
 def progress_notes(workflow: Workflow, number: str) -> list[str]:
-    return [e.note for e in workflow.history(number) if type(e).__name__ == "ProgressReported"]  # type: ignore[attr-defined]
+    return [e.note for e in of_kind(workflow.history(number), "ProgressReported")]
 
 
 def test_acts_on_the_given_issue_and_saves_the_next_version(workflow: Workflow, clock: FakeClock) -> None:

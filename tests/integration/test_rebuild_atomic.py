@@ -172,7 +172,8 @@ def test_rebuilding_an_unknown_view_raises_value_error_and_changes_nothing(fille
 
 
 def test_a_rebuild_keeps_every_index_of_the_views(filled: Filled) -> None:
-    # Given the views with their indexes
+    # Given damaged views with their indexes
+    damage(filled.projector.db)
     before = indexes_in(filled.projector.db)
     assert before, "the views have no named indexes"
     # When all views are rebuilt, twice (the second replaces tables the first renamed)
@@ -252,7 +253,9 @@ def test_a_rebuild_shared_among_processes_equals_one_made_by_one(filled: Filled,
 
 
 def test_a_rebuild_whose_worker_process_fails_leaves_the_views_as_they_were(filled: Filled) -> None:
-    # Given the views, and a log a worker process cannot open (the projector refuses an in-memory store)
+    # Given damaged views, and a log a worker process cannot open (the projector refuses an
+    # in-memory store)
+    damage(filled.projector.db)
     before = snapshot(filled.projector.db)
     filled.projector.log.env["PERSISTENCE_MODULE"] = "eventsourcing.popo"
     # When two processes are to share a rebuild

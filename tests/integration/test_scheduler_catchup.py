@@ -150,5 +150,7 @@ def test_a_scheduler_down_for_a_day_catches_up_without_losing_or_doubling_anythi
     assert sorted(r["kind"] for r in rows) == sorted(
         ["reminder"] * len(expected_reminders) + ["escalation"] * len(expected_escalations)
     )
-    assert len({r["key"] for r in rows}) == len(rows)
+    # one notification per reminder (deadline and lead time) and per escalation (deadline)
+    seen = [(r["kind"], r["for_deadline"], r["lead_seconds"]) for r in rows]
+    assert len(set(seen)) == len(seen)
     workflow.close()

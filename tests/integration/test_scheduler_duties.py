@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import threading
-from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 import pytest
@@ -13,6 +13,7 @@ from domain.duty import Duty
 from domain.errors import InvalidInputError
 from domain.workflow import Result, Workflow
 from tests.conftest import StoreFactory
+from tests.integration.races import hold_first_save, race
 from tests.integration.test_scheduler_support import events_of
 
 DUE = datetime(2026, 3, 27, 16, 0, tzinfo=UTC)
@@ -32,22 +33,10 @@ def test_raises_a_duty_once_when_two_schedulers_raise_it_at_the_same_moment(
 ) -> None:
     # Given two schedulers, each held at its first save until both have decided to raise the duty
     first, second = make_workflow(), make_workflow()
-    barrier = threading.Barrier(2)
-    for workflow in (first, second):
-        original = workflow.save
-        held = [True]
-
-        def save(*args: Any, _original: Any = original, _held: list[bool] = held, **kwargs: Any) -> Any:
-            if _held[0]:
-                _held[0] = False
-                barrier.wait(timeout=30)
-            return _original(*args, **kwargs)
-
-        monkeypatch.setattr(workflow, "save", save)
+    hold_first_save(monkeypatch, threading.Barrier(2), first, second)
 
     # When both raise the 14th's feedback cycle of grid 4, then one raises it again
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        results = [f.result(timeout=60) for f in [pool.submit(raise_cycle, w) for w in (first, second)]]
+    results = race(partial(raise_cycle, first), partial(raise_cycle, second))
     again = raise_cycle(first)
 
     # Then one Duty.Raised is stored, under the id the kind, unit and period give

@@ -214,7 +214,6 @@ def test_mails_each_notification_once_when_deliverers_race_and_run_again(
         repeat += deliver_email(projector, clock.now(), after_rebuild, addresses).changed
 
     # Then every addressed row was mailed exactly once, to its recipients' addresses
-    assert len(results) == 2
     assert sum(results) == len(addressed)
     assert repeat == 0
     assert len(sink.messages) == len(addressed)

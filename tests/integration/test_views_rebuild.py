@@ -45,7 +45,7 @@ from domain.rules import DISCLOSABLE_FIELDS, Actor, Role
 from domain.workflow import Workflow
 from projections import queries
 from projections.open311 import trailer
-from projections.projector import ALL_VIEWS, VIEWS_BY_NAME, Projector
+from projections.projector import VIEWS_BY_NAME, Projector
 from projections.store import iso
 from tests.integration.viewtools import (
     NAMED_TABLES,
@@ -635,10 +635,11 @@ def _term(seq: int, leader: str, department: str | None, at: str | None, reason:
     }  # fmt: skip
 
 
-def test_the_comparison_covers_every_table_of_every_view() -> None:
-    # Given the projector's views, then the tables compared are all of theirs, the named ones among them
+def test_the_comparison_covers_the_named_tables_each_once() -> None:
+    # Given the projector's views, then the tables compared include the named ones, each once
+    # (SQLite's text index, a view's SQLite-only table, is checked by test_board_text instead)
     assert set(NAMED_TABLES) <= set(VIEW_TABLES)
-    assert len(set(VIEW_TABLES)) == len(VIEW_TABLES) == sum(len(view.tables) for view in ALL_VIEWS)
+    assert len(set(VIEW_TABLES)) == len(VIEW_TABLES)
 
 
 @pytest.mark.slow

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import functools
 import threading
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Annotated
+from typing import Annotated, Any, ParamSpec, TypeVar
 
 from fastapi import Depends, Header, HTTPException, Query, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.security import OAuth2PasswordBearer
 
 from api.accounts import CredentialStore
@@ -70,12 +73,8 @@ def unauthorised(message: str) -> HTTPException:
     )
 
 
-def principal(
-    svc: ServicesDep,
-    token: Annotated[str | None, Depends(bearer)],
-    api_key: Annotated[str | None, Header(alias="X-API-Key", max_length=200)] = None,
-) -> Principal:
-    """Who is asking: a bearer token, an API key, or nobody (the public)."""
+def resolve_principal(svc: Services, token: str | None, api_key: str | None) -> Principal:
+    """Who is asking: a bearer token, an API key, or nobody (the public); 401 for a bad credential."""
     if token is None and api_key is None:
         return ANONYMOUS
     name = (
@@ -92,6 +91,17 @@ def principal(
     if not account.active:
         raise unauthorised("This account has been revoked.")
     return Principal(account.name, Role(account.role), account.department)
+
+
+async def principal(
+    svc: ServicesDep,
+    token: Annotated[str | None, Depends(bearer)],
+    api_key: Annotated[str | None, Header(alias="X-API-Key", max_length=200)] = None,
+) -> Principal:
+    """Who is asking, resolved on the event loop: a token check and one or two short reads by
+    primary key (the account's few events, an API key's row), which cost less than the thread
+    hand-off a plain `def` dependency takes (measured: ~0.35 ms of CPU per hand-off on a 2-vCPU VM)."""
+    return resolve_principal(svc, token, api_key)
 
 
 PrincipalDep = Annotated[Principal, Depends(principal)]
@@ -156,6 +166,45 @@ def wait_for(svc: Services, position: int | None) -> None:
     """Read-your-writes: let the views catch up to `position` (bounded wait; see Projector.wait_for)."""
     if position:
         svc.projector.wait_for(position, timeout=5.0)
+
+
+T = TypeVar("T")
+P = ParamSpec("P")
+
+
+async def run_command(svc: Services, work: Callable[..., T], *args: Any) -> T:
+    """Run a command (reach check, decision, save) where it costs least.
+
+    On SQLite, on the event loop itself: the work is local and CPU-bound, and writers queue on
+    one lock anyway, so threads add nothing but contention for the GIL, which was the largest
+    single cost of a command under load (bench/http_load.py, 16 clients: 265 commands/s through
+    the thread pool, 306 on the loop with one worker; 422 and 699 with two). A command waits
+    there only for another writer's commit or, rarely, a retry's pause after a conflict (at most
+    25 ms). On PostgreSQL, in the thread pool: a command waits on the network, and threads let
+    one worker overlap those waits."""
+    if svc.settings.uses_postgres:
+        return await run_in_threadpool(work, *args)
+    return work(*args)
+
+
+def command(
+    register: Callable[[Callable[..., Any]], Any],
+) -> Callable[[Callable[P, dict[str, object]]], Callable[P, dict[str, object]]]:
+    """Register a synchronous command function (its parameters are FastAPI's, `svc` among them) as
+    an async endpoint that runs it through `run_command`; the function itself stays as it is, for
+    the pages to call. FastAPI reads the endpoint's parameters through `functools.wraps`."""
+
+    def decorate(work: Callable[P, dict[str, object]]) -> Callable[P, dict[str, object]]:
+        @functools.wraps(work)
+        async def endpoint(*args: P.args, **kwargs: P.kwargs) -> dict[str, object]:
+            svc = kwargs["svc"]
+            assert isinstance(svc, Services)
+            return await run_command(svc, functools.partial(work, *args, **kwargs))
+
+        register(endpoint)
+        return work
+
+    return decorate
 
 
 def answer(result: Result) -> dict[str, object]:

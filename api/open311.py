@@ -56,9 +56,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from fastapi.routing import APIRoute
 from pydantic import BaseModel, ConfigDict
-from starlette.concurrency import run_in_threadpool
 
-from api.deps import IdempotencyKey, Services, ServicesDep
+from api.deps import IdempotencyKey, Services, ServicesDep, run_command
 from api.errors import status_for
 from api.security import ANONYMOUS
 from domain.contacts import Contact
@@ -864,7 +863,7 @@ async def submit_request(
     """Record the request as an opinion (channel online) in the feedback tracker of its grid."""
     form = await _read_form(request)
     client = request.client.host if request.client else "unknown"
-    return await run_in_threadpool(_submit, svc, fmt, form, client, idempotency_key)
+    return await run_command(svc, _submit, svc, fmt, form, client, idempotency_key)
 
 
 # -- reading requests ---------------------------------------------------------------------------

@@ -28,16 +28,15 @@ def register(app: typer.Typer) -> None:
         host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
         port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
         workers: Annotated[
-            int, typer.Option(help="Worker processes (use PostgreSQL for more than one).")
+            int, typer.Option(min=1, max=64, help="Worker processes (one per CPU makes use of them all).")
         ] = 1,
     ) -> None:
-        """Serve the API and pages; runs the projector in a thread unless CASELINE_RUN_PROJECTOR=false."""
+        """Serve the API and pages; runs the projector in a thread unless CASELINE_RUN_PROJECTOR=false.
+
+        Several workers share one store: on SQLite their writers queue on a lock file beside the
+        event log (`api.sqlite_store`), and one projector thread among them holds the lease."""
         import uvicorn
 
-        settings = Settings()
-        if workers > 1 and not settings.uses_postgres:
-            typer.echo("error: several workers need PostgreSQL (CASELINE_DATABASE_URL)", err=True)
-            raise typer.Exit(2)
         url = f"http://{host}:{port}"
         typer.echo(f"Caseline on {url}/  (sign in: {url}/sign-in; public register: {url}/register)")
         typer.echo(f"API docs: {url}/docs")

@@ -7,7 +7,15 @@ requests' commits (measured with 16 HTTP clients: 43% of a request thread's time
 Here a writer first waits on a lock of its own, outside the pool, and only then asks for a
 connection: readers (which never block in WAL mode) go straight through, and writers still
 follow one another in this process, never meeting SQLite's busy handler, which sleeps.
-Writers in other processes (a `caseline schedule` process, the CLI) still meet it, as before.
+
+Writers in other processes (`caseline serve --workers N`, a `caseline schedule` process, the
+CLI) queue the same way: a writer holding the in-process lock then takes an exclusive `flock` on
+a file beside the database (`<database>-writer.lock`) for the length of its transaction. The
+kernel wakes the next waiter as soon as the lock is released; SQLite's busy handler instead
+polls with sleeps of up to 100 ms, which with two workers put p99 of 16 HTTP clients at 106 ms
+(`bench/http_load.py --workers 2`). A process that dies releases its lock with it. A writer
+that hangs inside its transaction holds up the others for as long as it holds SQLite's own write
+lock, as before, but they wait without the 30 s busy time-out ending the wait.
 
 The pool also keeps as many idle connections as the server has threads that read: the
 library's default of five closed and reopened a connection on most requests beyond five
@@ -16,6 +24,8 @@ at once.
 
 from __future__ import annotations
 
+import fcntl
+import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -33,6 +43,34 @@ class SerialWriterSQLiteDatastore(SQLiteDatastore):
     def __init__(self, db_name: str, **options: object) -> None:
         super().__init__(db_name, **options)  # type: ignore[arg-type]
         self._writer = threading.Lock()
+        self._lock_path = None if _in_memory(db_name) else db_name + "-writer.lock"
+        self._lock_file: tuple[int, int] | None = None  # (process id, descriptor)
+
+    def _lock_descriptor(self) -> int:
+        """This process's descriptor of the lock file (opened again in a forked child)."""
+        assert self._lock_path is not None
+        if self._lock_file is None or self._lock_file[0] != os.getpid():
+            self._lock_file = (os.getpid(), os.open(self._lock_path, os.O_RDWR | os.O_CREAT, 0o600))
+        return self._lock_file[1]
+
+    @contextmanager
+    def _across_processes(self) -> Iterator[None]:
+        if self._lock_path is None:
+            yield
+            return
+        descriptor = self._lock_descriptor()
+        fcntl.flock(descriptor, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(descriptor, fcntl.LOCK_UN)
+
+    def close(self) -> None:
+        super().close()
+        held = getattr(self, "_lock_file", None)  # None when __init__ failed before setting it
+        if held is not None and held[0] == os.getpid():
+            os.close(held[1])
+        self._lock_file = None
 
     @contextmanager
     def get_connection(self, *, commit: bool) -> Iterator[SQLiteConnection]:
@@ -40,8 +78,12 @@ class SerialWriterSQLiteDatastore(SQLiteDatastore):
             with super().get_connection(commit=False) as conn:
                 yield conn
             return
-        with self._writer, super().get_connection(commit=True) as conn:
+        with self._writer, self._across_processes(), super().get_connection(commit=True) as conn:
             yield conn
+
+
+def _in_memory(db_name: str) -> bool:
+    return db_name == ":memory:" or "mode=memory" in db_name
 
 
 class SerialWriterSQLiteFactory(SQLiteFactory):

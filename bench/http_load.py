@@ -1,7 +1,8 @@
 """Commands per second through HTTP, beside the service layer measured in the same run.
 
-- HTTP: `uvicorn api.app:create_app --factory` in a subprocess on 127.0.0.1 (one worker, the
-  projector thread running, as `caseline serve` does), over an SQLite data folder; a load
+- HTTP: `uvicorn api.app:create_app --factory` in a subprocess on 127.0.0.1 (`--workers`
+  processes, default 1, the projector thread running, as `caseline serve` does), over an SQLite
+  data folder; a load
   generator in another process (asyncio, 16 concurrent clients, each on its own keep-alive
   connection) sends `POST /api/issues/{ref}/progress` with a supervisor's bearer token, client k
   on issue k mod `--issues`. Every answer must be a 200 whose JSON says `"changed": true`:
@@ -113,12 +114,12 @@ def free_port() -> int:
         return port
 
 
-def start_server(folder: Path, port: int, *, projector: bool) -> subprocess.Popen[bytes]:
+def start_server(folder: Path, port: int, *, projector: bool, workers: int = 1) -> subprocess.Popen[bytes]:
     env = os.environ | {"CASELINE_DATA_DIR": str(folder), "CASELINE_JWT_SECRET": SECRET}
     env["CASELINE_RUN_PROJECTOR"] = "true" if projector else "false"
     command = [
         sys.executable, "-m", "uvicorn", "api.app:create_app", "--factory", "--host", "127.0.0.1",
-        "--port", str(port), "--log-level", "warning", "--no-access-log",
+        "--port", str(port), "--log-level", "warning", "--no-access-log", "--workers", str(workers),
     ]  # fmt: skip
     server = subprocess.Popen(command, env=env, cwd=Path(__file__).resolve().parent.parent)
     deadline = time.monotonic() + 30
@@ -249,6 +250,7 @@ def main() -> None:
         "--budget", type=float, default=35.0, help="no repetition starts that would end after this many s"
     )
     parser.add_argument("--clients", type=int, default=CLIENTS, help="concurrent HTTP clients")
+    parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
     parser.add_argument(
         "--no-projector", action="store_true", help="serve without the projector thread (to see its share)"
     )
@@ -268,7 +270,7 @@ def main() -> None:
         workflow.close()
     token = issue_token(SUPERVISOR, secret=SECRET, minutes=60)
     port = free_port()
-    server = start_server(served, port, projector=not args.no_projector)
+    server = start_server(served, port, projector=not args.no_projector, workers=args.workers)
     try:
         through_http(port, token, warm_up, min(200, args.commands), args.clients)
         deadline = time.monotonic() + args.budget

@@ -231,7 +231,7 @@ def _principal(request: Request, svc: Services) -> tuple[Principal, str | None]:
     if not token:
         return ANONYMOUS, None
     try:
-        who = deps.principal(svc, token, None)
+        who = deps.resolve_principal(svc, token, None)
     except HTTPException:
         return ANONYMOUS, ""
     renewed = None

@@ -7,7 +7,6 @@ from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Path, Query
-from fastapi.concurrency import run_in_threadpool
 from pydantic import AwareDatetime, BaseModel
 
 from api import schemas
@@ -21,7 +20,9 @@ from api.deps import (
     Supervisor,
     WaitFor,
     answer,
+    command,
     reachable_issue,
+    run_command,
     wait_for,
 )
 from api.errors import ERROR_RESPONSES
@@ -50,7 +51,7 @@ def issue_public(issue: Issue) -> dict[str, Any]:
     }  # fmt: skip
 
 
-@router.post("", status_code=201, response_model=schemas.CommandAnswer, summary="Open an item")
+@command(router.post("", status_code=201, response_model=schemas.CommandAnswer, summary="Open an item"))
 def open_issue(
     body: schemas.IssueCreate, svc: ServicesDep, who: Supervisor, key: IdempotencyKey = None
 ) -> dict[str, object]:
@@ -127,9 +128,9 @@ def _action(
         body: Annotated[model, Body()],  # type: ignore[valid-type]
         key: IdempotencyKey = None,
     ) -> dict[str, object]:
-        # One hand-off to the thread pool for the reach check and the command. A plain `def`
-        # endpoint takes a second one, to validate its answer (measured: ~0.25 ms of CPU each).
-        return await run_in_threadpool(perform, ref, svc, who, body, key)
+        # The reach check and the command together, on the loop or in one hand-off to the thread
+        # pool (a plain `def` endpoint takes a second one, to validate its answer).
+        return await run_command(svc, perform, ref, svc, who, body, key)
 
     name = path.replace("-", "_").replace("/", "_").replace("{", "").replace("}", "")
     endpoint.__name__ = perform.__name__ = name
@@ -292,8 +293,12 @@ _action(
 )
 
 
-@router.post(
-    "/{ref}/coordination/{index}/answer", response_model=schemas.CommandAnswer, summary="Answer coordination"
+@command(
+    router.post(
+        "/{ref}/coordination/{index}/answer",
+        response_model=schemas.CommandAnswer,
+        summary="Answer coordination",
+    )
 )
 def answer_coordination(
     ref: RefPath,

@@ -8,13 +8,13 @@ from uuid import UUID
 from fastapi import APIRouter
 
 from api import schemas
-from api.deps import IdempotencyKey, ServicesDep, Staff, Supervisor, answer
+from api.deps import IdempotencyKey, ServicesDep, Staff, Supervisor, answer, command
 from api.errors import ERROR_RESPONSES
 
 router = APIRouter(prefix="/api/meetings", tags=["meetings"], responses=ERROR_RESPONSES)
 
 
-@router.post("", status_code=201, response_model=schemas.CommandAnswer, summary="Record a meeting")
+@command(router.post("", status_code=201, response_model=schemas.CommandAnswer, summary="Record a meeting"))
 def hold_meeting(
     body: schemas.MeetingCreate, svc: ServicesDep, who: Supervisor, key: IdempotencyKey = None
 ) -> dict[str, object]:
@@ -36,7 +36,9 @@ def get_meeting(meeting_id: UUID, svc: ServicesDep, who: Staff) -> dict[str, Any
     }  # fmt: skip
 
 
-@router.post("/{meeting_id}/decisions", response_model=schemas.CommandAnswer, summary="Record a decision")
+@command(
+    router.post("/{meeting_id}/decisions", response_model=schemas.CommandAnswer, summary="Record a decision")
+)
 def record_decision(
     meeting_id: UUID,
     body: schemas.DecisionRequest,

@@ -18,6 +18,7 @@ from api.deps import (
     Staff,
     Supervisor,
     answer,
+    command,
     unauthorised,
     within_reach,
 )
@@ -54,7 +55,11 @@ def reachable_opinion(svc: Services, who: Principal, opinion_id: UUID) -> Opinio
     raise OpinionNotFoundError(opinion_id)
 
 
-@router.post("/opinions", status_code=201, response_model=schemas.CommandAnswer, summary="Record an opinion")
+@command(
+    router.post(
+        "/opinions", status_code=201, response_model=schemas.CommandAnswer, summary="Record an opinion"
+    )
+)
 def record_opinion(
     body: schemas.OpinionCreate, svc: ServicesDep, who: Recorder, key: IdempotencyKey = None
 ) -> dict[str, object]:
@@ -67,11 +72,13 @@ def record_opinion(
     return answer(result)
 
 
-@router.post(
-    "/public/opinions",
-    status_code=201,
-    response_model=schemas.CommandAnswer,
-    summary="Submit an issue as a member of the public",
+@command(
+    router.post(
+        "/public/opinions",
+        status_code=201,
+        response_model=schemas.CommandAnswer,
+        summary="Submit an issue as a member of the public",
+    )
 )
 def submit_public_opinion(
     body: schemas.PublicOpinionCreate, request: Request, svc: ServicesDep, key: IdempotencyKey = None
@@ -104,7 +111,11 @@ def get_opinion(opinion_id: UUID, svc: ServicesDep, who: PrincipalDep) -> dict[s
     }  # fmt: skip
 
 
-@router.post("/opinions/{opinion_id}/route", response_model=schemas.CommandAnswer, summary="Route an opinion")
+@command(
+    router.post(
+        "/opinions/{opinion_id}/route", response_model=schemas.CommandAnswer, summary="Route an opinion"
+    )
+)
 def route_opinion(
     opinion_id: UUID,
     body: schemas.RouteRequest,
@@ -119,8 +130,10 @@ def route_opinion(
     return answer(result)
 
 
-@router.post(
-    "/opinions/{opinion_id}/answers", response_model=schemas.CommandAnswer, summary="Answer a reporter"
+@command(
+    router.post(
+        "/opinions/{opinion_id}/answers", response_model=schemas.CommandAnswer, summary="Answer a reporter"
+    )
 )
 def answer_opinion(
     opinion_id: UUID,

@@ -1,0 +1,142 @@
+"""`caseline serve --workers 2` on the embedded SQLite store: two server processes answer commands
+at once, through real HTTP on 127.0.0.1, and neither loses nor doubles a write.
+
+The two workers' writers queue on the lock file beside the event log (`api.sqlite_store`); the
+projector threads share one lease, so the views are written by one of them at a time.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+
+from api.security import issue_token
+from api.settings import Settings
+from api.storage import build_workflow
+from domain.rules import Actor, Role
+
+SECRET = "workers-test-signing-key-" + "x" * 24
+ADMIN = Actor("workers-admin", role=Role.ADMIN)
+ISSUES = 4
+CLIENTS = 8
+REPORTS = 12  # per client
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+@pytest.fixture
+def two_workers(tmp_path: Path) -> Iterator[tuple[str, Path, list[str]]]:
+    """`caseline serve --workers 2` over a fresh data folder holding open items; yields the base
+    URL, the folder and the items' numbers."""
+    data = tmp_path / "var"
+    workflow = build_workflow(Settings(data_dir=data))
+    try:
+        workflow.open_account(ADMIN, name="wang-fang", role="supervisor")
+        numbers = []
+        for i in range(ISSUES):
+            opened = workflow.open_issue(
+                ADMIN, title=f"Drain {i} blocked", area="livelihood", level="grid", horizon="near"
+            )
+            assert opened.number is not None
+            workflow.assign_leader(
+                ADMIN, opened.number, leader="Wang Fang", department="Roads Office", goals=["Clear it"],
+                measures=["Dig"], deadline=datetime.now(tz=UTC) + timedelta(days=30),
+            )  # fmt: skip
+            numbers.append(opened.number)
+    finally:
+        workflow.close()
+    port = _free_port()
+    env = os.environ | {
+        "CASELINE_DATA_DIR": str(data),
+        "CASELINE_JWT_SECRET": SECRET,
+        "CASELINE_RUN_SCHEDULER": "false",
+    }
+    env.pop("CASELINE_DATABASE_URL", None)
+    log = tmp_path / "serve.log"
+    caseline = Path(sys.executable).parent / "caseline"  # the console script beside this interpreter
+    with log.open("wb") as output:
+        server = subprocess.Popen(
+            [str(caseline), "serve", "--port", str(port), "--workers", "2"],
+            env=env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            if server.poll() is not None:
+                raise RuntimeError(f"caseline serve exited: {log.read_text()[-2000:]}")
+            try:
+                if httpx.get(f"{base}/api/health", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError("caseline serve --workers 2 did not answer within 60 s")
+            time.sleep(0.2)
+        yield base, data, numbers
+        # (both worker processes were up: uvicorn names each one's process id as it starts)
+        assert len(set(re.findall(r"Started server process \[(\d+)\]", log.read_text()))) == 2
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def test_two_workers_on_sqlite_keep_every_command_once(two_workers: tuple[str, Path, list[str]]) -> None:
+    base, data, numbers = two_workers
+    headers = {"Authorization": f"Bearer {issue_token('wang-fang', secret=SECRET, minutes=10)}"}
+
+    def client(k: int) -> list[tuple[int, bool]]:
+        # Each client on its own connection, so the kernel spreads them over both workers
+        answers = []
+        with httpx.Client(base_url=base, headers=headers, timeout=30) as http:
+            for n in range(REPORTS):
+                number = numbers[(k + n) % ISSUES]
+                answer = http.post(f"/api/issues/{number}/progress", json={"note": f"client {k} report {n}"})
+                answers.append((answer.status_code, answer.json().get("changed")))
+            # and every client repeats one command under the same key as all the others
+            repeat = http.post(
+                f"/api/issues/{numbers[0]}/progress",
+                json={"note": "one report, sent by everyone"},
+                headers={"Idempotency-Key": "shared-key-1"},
+            )
+            answers.append((repeat.status_code, None))
+        return answers
+
+    # When eight clients send their commands at once
+    with ThreadPoolExecutor(CLIENTS) as pool:
+        results = [answer for answers in pool.map(client, range(CLIENTS)) for answer in answers]
+
+    # Then every command was answered 200 and changed its item, and the repeated one was kept once
+    assert [status for status, _ in results] == [200] * (CLIENTS * (REPORTS + 1))
+    assert all(changed is True for _, changed in results if changed is not None)
+    workflow = build_workflow(Settings(data_dir=data))
+    try:
+        notes = [
+            e.note
+            for number in numbers
+            for e in workflow.history(workflow.issue_id(number))
+            if type(e).__name__ == "ProgressReported"
+        ]
+    finally:
+        workflow.close()
+    assert len(notes) == CLIENTS * REPORTS + 1
+    assert notes.count("one report, sent by everyone") == 1
+    assert {f"client {k} report {n}" for k in range(CLIENTS) for n in range(REPORTS)} <= set(notes)

@@ -79,6 +79,9 @@ class Settings(BaseSettings):
     )
     run_projector: bool = Field(True, description="`caseline serve` runs the projector in a thread.")
     command_retries: int = Field(16, ge=1, le=100, description="Retries on a version conflict.")
+    issue_cache: int = Field(
+        1000, ge=0, le=1_000_000, description="Items each process keeps in memory between commands (0: none)."
+    )
     open311_grids: list[GridBox] = Field(
         default_factory=list,
         max_length=10_000,

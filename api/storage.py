@@ -125,6 +125,11 @@ def build_workflow(
     settings = settings or Settings()
     contacts = contacts or contact_store(settings)  # first: it creates the PostgreSQL schema
     env = settings.event_store_env()
+    if settings.issue_cache:
+        # The library's aggregate cache with fast-forward: a command reads only the events written
+        # since the cached version (by any process) and works on a copy, instead of reading a
+        # snapshot and replaying up to 49 events (bench/commands.py; bench/README.md).
+        env["AGGREGATE_CACHE_MAXSIZE"] = str(settings.issue_cache)
     if env["PERSISTENCE_MODULE"] == "eventsourcing.sqlite":
         env["PERSISTENCE_MODULE"] = sqlite_store.TOPIC
     with _setup_lock(settings):

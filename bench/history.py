@@ -4,7 +4,9 @@ One SQLite file in a temporary folder holds the history, written through the wor
 assign, then progress reports). Two applications read it in the same run:
 
 - the workflow as built by `api.storage.build_workflow`: snapshots every 50 Issue events and
-  `fast_projector` (the library's `project_aggregate` minus its per-event Protocol check);
+  `fast_projector` (the library's `project_aggregate` minus its per-event Protocol check), with
+  its in-memory cache of items turned off (`issue_cache=0`), so every load is a cold one, as the
+  first command on an item after a start is;
 - a second `Workflow` over the same file with IS_SNAPSHOTTING_ENABLED=n, whose
   `repository.get(id)` is the library default: replay every event with `project_aggregate`.
 
@@ -116,7 +118,7 @@ def main() -> None:
         events, rounds = 100, 10
 
     with tempfile.TemporaryDirectory(prefix="caseline-bench-") as tmp:
-        settings = Settings(data_dir=Path(tmp))
+        settings = Settings(data_dir=Path(tmp), issue_cache=0)  # cold loads: see the docstring
         clock = FakeClock(START)
         wf = build_workflow(settings, clock=clock)
         plain = Workflow(

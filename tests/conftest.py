@@ -73,7 +73,10 @@ def make_workflow(settings: Settings, clock: FakeClock) -> Iterator[StoreFactory
     built: list[Workflow] = []
 
     def make(**overrides: object) -> Workflow:
-        workflow = build_workflow(settings, clock=overrides.pop("clock", clock))  # type: ignore[arg-type]
+        """`clock=` reads another clock; any other keyword overrides a setting (`issue_cache=0`)."""
+        chosen = overrides.pop("clock", clock)
+        configured = settings.model_copy(update=overrides) if overrides else settings
+        workflow = build_workflow(configured, clock=chosen)  # type: ignore[arg-type]
         built.append(workflow)
         return workflow
 

@@ -62,3 +62,32 @@ def test_a_repeat_by_loaded_issue_is_the_same_request_as_by_number(
     # Then it is recognised as a repeat and writes nothing
     assert (again.changed, again.version) == (False, first.version)
     assert progress_notes(workflow, number) == ["poles ordered"]
+
+
+def test_a_cached_item_reads_what_another_process_wrote_since(
+    make_workflow: StoreFactory, clock: FakeClock
+) -> None:
+    # Given an item one process has loaded, and so keeps in its cache
+    first, second = make_workflow(), make_workflow()
+    number = assigned_issue(first, clock)
+    first.get_issue(number)
+    # When another process reports progress on it twice
+    second.report_progress(CLERK, number, note="trench dug")
+    second.report_progress(CLERK, number, note="cable laid")
+    # Then the first reads both reports, in the same state as a process with no cache
+    cached = first.get_issue(number)
+    cold = make_workflow(issue_cache=0).get_issue(number)
+    assert cached.last_progress == "cable laid"
+    assert vars(cached) == vars(cold)
+
+
+def test_a_change_to_a_loaded_item_never_reaches_the_cache(workflow: Workflow, clock: FakeClock) -> None:
+    # Given an item loaded (and so cached), then changed by the caller without saving
+    number = assigned_issue(workflow, clock)
+    loaded = workflow.get_issue(number)
+    loaded.report_progress(note="never meant to be saved", actor=CLERK.name)
+    # When the item is loaded again
+    again = workflow.get_issue(number)
+    # Then it is the stored state: each load is a copy of what the cache holds
+    assert again.version == loaded.version - 1
+    assert again.last_progress is None

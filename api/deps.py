@@ -20,7 +20,7 @@ from api.settings import Settings
 from domain.errors import IssueNotFoundError, NotFoundError
 from domain.issue import Issue
 from domain.rules import Role
-from domain.workflow import Result, Workflow
+from domain.workflow import Result, Workflow, WouldPauseError
 from projections.projector import Projector
 
 
@@ -175,16 +175,21 @@ P = ParamSpec("P")
 async def run_command(svc: Services, work: Callable[..., T], *args: Any) -> T:
     """Run a command (reach check, decision, save) where it costs least.
 
-    On SQLite, on the event loop itself: the work is local and CPU-bound, and writers queue on
-    one lock anyway, so threads add nothing but contention for the GIL, which was the largest
-    single cost of a command under load (bench/http_load.py, 16 clients: 265 commands/s through
-    the thread pool, 306 on the loop with one worker; 422 and 699 with two). A command waits
-    there only for another writer's commit or, rarely, a retry's pause after a conflict (at most
-    25 ms). On PostgreSQL, in the thread pool: a command waits on the network, and threads let
-    one worker overlap those waits."""
+    On SQLite, on the event loop itself: the work is local and CPU-bound and writers queue on one
+    lock anyway, so threads added nothing but contention for the GIL, the largest single cost of a
+    command under load (bench/http_load.py, one worker, 16 clients: 256 commands/s through the
+    thread pool, 476 on the loop with the caller also resolved there). A command on the loop
+    waits only for another writer's commit; one that meets a conflicting write runs again in the
+    thread pool, where its retries may pause. On PostgreSQL, in the thread pool: a command waits
+    on the network, and threads let one worker overlap those waits."""
     if svc.settings.uses_postgres:
         return await run_in_threadpool(work, *args)
-    return work(*args)
+    try:
+        with svc.workflow.without_pauses():
+            return work(*args)
+    except WouldPauseError:
+        # Another writer got to the same item first: the retries, with their pauses, go to the pool.
+        return await run_in_threadpool(work, *args)
 
 
 def command(

@@ -240,28 +240,42 @@ def percentile(values: list[float], share: float) -> float:
     return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description="Commands per second through HTTP beside the service layer.")
-    parser.add_argument("--quick", action="store_true", help="a smoke run of a few seconds")
-    parser.add_argument("--repetitions", type=int, default=3)
-    parser.add_argument("--issues", type=int, default=16, help="issues the commands spread over")
-    parser.add_argument("--commands", type=int, default=1000, help="commands per phase and repetition")
-    parser.add_argument(
-        "--budget", type=float, default=35.0, help="no repetition starts that would end after this many s"
-    )
-    parser.add_argument("--clients", type=int, default=CLIENTS, help="concurrent HTTP clients")
-    parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
-    parser.add_argument(
-        "--no-projector", action="store_true", help="serve without the projector thread (to see its share)"
-    )
-    args = parser.parse_args()
-    if args.quick:
-        args.repetitions, args.issues, args.commands, args.budget = 1, 4, 100, 5.0
+@dataclass
+class Phase:
+    """One server configuration's figures, pooled over its repetitions."""
 
-    root = Path(tempfile.mkdtemp(prefix="caseline-http-bench-"))
-    served = root / "served"
-    settings = Settings(data_dir=served, jwt_secret=SECRET)
-    workflow = build_workflow(settings)
+    workers: int
+    ratios: list[float]
+    http_rates: list[float]
+    service_rates: list[float]
+    floors: list[float]
+    latencies: list[float]
+
+    def report(self, args: argparse.Namespace) -> None:
+        http_rate, service_rate = statistics.median(self.http_rates), statistics.median(self.service_rates)
+        p50, p99 = percentile(self.latencies, 0.50), percentile(self.latencies, 0.99)
+        served = f"{self.workers} worker{'s' if self.workers > 1 else ''}"
+        print(
+            f"HTTP ({served}): {http_rate:.0f} cmd/s, p50 {p50:.1f} ms, p99 {p99:.1f} ms; "
+            f"service layer: {service_rate:.0f} cmd/s; ratio {statistics.median(self.ratios):.2f} "
+            f"(target >= {TARGET_RATIO:.2f}; p99 target <= {TARGET_P99_MS:.0f} ms)"
+        )
+        floor_rate = statistics.median(self.floors)
+        print(
+            f"  floor: GET /api/health through the same stack and clients: {floor_rate:.0f} req/s "
+            f"(the command reaches {http_rate / floor_rate:.2f} of it)"
+        )
+        shown = ", ".join(f"{r:.2f}" for r in self.ratios)
+        print(
+            f"  {len(self.ratios)} repetitions of {args.commands} commands on {args.issues} issues, "
+            f"{args.clients} clients{', no projector' if args.no_projector else ''}; ratios {shown}"
+        )
+
+
+def run_phase(root: Path, workers: int, args: argparse.Namespace) -> Phase:
+    """Serve with `workers` processes over a fresh data folder and run the repetitions."""
+    folder = root / f"served-{workers}"
+    workflow = build_workflow(Settings(data_dir=folder, jwt_secret=SECRET))
     try:
         workflow.open_account(SETUP, name=SUPERVISOR, role="supervisor")
         warm_up = open_issues(workflow, args.issues)
@@ -270,48 +284,66 @@ def main() -> None:
         workflow.close()
     token = issue_token(SUPERVISOR, secret=SECRET, minutes=60)
     port = free_port()
-    server = start_server(served, port, projector=not args.no_projector, workers=args.workers)
+    phase = Phase(workers, [], [], [], [], [])
+    server = start_server(folder, port, projector=not args.no_projector, workers=workers)
     try:
         through_http(port, token, warm_up, min(200, args.commands), args.clients)
         deadline = time.monotonic() + args.budget
-        ratios, http_rates, service_rates, latencies, floors = [], [], [], [], []
         last = 0.0
         for repetition, refs in enumerate(batches):
             if repetition and time.monotonic() + last > deadline:
                 break  # the next repetition would end past the budget
             began = time.monotonic()
-            service = service_layer(root / f"service-{repetition}", args.issues, args.commands)
+            service = service_layer(root / f"service-{workers}-{repetition}", args.issues, args.commands)
             load = through_http(port, token, refs, args.commands, args.clients)
             rate = load.commands / load.seconds
-            service_rates.append(service)
-            http_rates.append(rate)
-            ratios.append(rate / service)
-            latencies += load.latencies_ms
+            phase.service_rates.append(service)
+            phase.http_rates.append(rate)
+            phase.ratios.append(rate / service)
+            phase.latencies += load.latencies_ms
             floor = through_http(port, token, [], args.commands, args.clients)
-            floors.append(floor.commands / floor.seconds)
+            phase.floors.append(floor.commands / floor.seconds)
             last = time.monotonic() - began
     finally:
         server.terminate()
         server.wait(timeout=30)
-        shutil.rmtree(root, ignore_errors=True)
+    return phase
 
-    http_rate, service_rate = statistics.median(http_rates), statistics.median(service_rates)
-    p50, p99 = percentile(latencies, 0.50), percentile(latencies, 0.99)
-    print(
-        f"HTTP: {http_rate:.0f} cmd/s, p50 {p50:.1f} ms, p99 {p99:.1f} ms; "
-        f"service layer: {service_rate:.0f} cmd/s; ratio {statistics.median(ratios):.2f} "
-        f"(target >= {TARGET_RATIO:.2f}; p99 target <= {TARGET_P99_MS:.0f} ms)"
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="Commands per second through HTTP beside the service layer.")
+    parser.add_argument("--quick", action="store_true", help="a smoke run of a few seconds")
+    parser.add_argument("--repetitions", type=int, default=3)
+    parser.add_argument("--issues", type=int, default=16, help="issues the commands spread over")
+    parser.add_argument("--commands", type=int, default=1000, help="commands per phase and repetition")
+    parser.add_argument(
+        "--budget",
+        type=float,
+        default=35.0,
+        help="per server configuration: no repetition starts that would end after this many s",
     )
-    floor_rate = statistics.median(floors)
-    print(
-        f"  floor: GET /api/health through the same stack and clients: {floor_rate:.0f} req/s "
-        f"(the command reaches {http_rate / floor_rate:.2f} of it)"
+    parser.add_argument("--clients", type=int, default=CLIENTS, help="concurrent HTTP clients")
+    cpus = os.cpu_count() or 1
+    parser.add_argument(
+        "--workers",
+        default=",".join(dict.fromkeys(str(n) for n in (cpus, 1))),
+        help="server configurations to measure, in uvicorn worker processes (default: one per CPU, then 1)",
     )
-    shown = ", ".join(f"{r:.2f}" for r in ratios)
-    print(
-        f"  {len(ratios)} repetitions of {args.commands} commands on {args.issues} issues, "
-        f"{args.clients} clients{', no projector' if args.no_projector else ''}; ratios {shown}"
+    parser.add_argument(
+        "--no-projector", action="store_true", help="serve without the projector thread (to see its share)"
     )
+    args = parser.parse_args()
+    if args.quick:
+        args.repetitions, args.issues, args.commands, args.budget = 1, 4, 100, 5.0
+    configurations = [int(n) for n in args.workers.split(",")]
+
+    root = Path(tempfile.mkdtemp(prefix="caseline-http-bench-"))
+    try:
+        phases = [run_phase(root, workers, args) for workers in configurations]
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+    for phase in phases:
+        phase.report(args)
 
 
 if __name__ == "__main__":

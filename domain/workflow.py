@@ -18,7 +18,9 @@ import json
 import random
 import re
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, ClassVar, TypeVar, cast
@@ -155,6 +157,15 @@ class MisconfiguredError(RuntimeError):
     """Raised at start-up when no persistent event store is configured."""
 
 
+class WouldPauseError(RuntimeError):
+    """Raised inside `Workflow.without_pauses()` when a command met a conflicting write and would
+    pause before retrying; nothing of the command was written, so it can be run again as a whole."""
+
+
+# Set by `Workflow.without_pauses()` for the commands run in this context.
+_WITHOUT_PAUSES: ContextVar[bool] = ContextVar("caseline_without_pauses", default=False)
+
+
 class Workflow(Application[UUID]):
     """The Caseline application service: one method per command, plus state and history queries."""
 
@@ -199,6 +210,17 @@ class Workflow(Application[UUID]):
         self.contacts.close()
 
     # -- the command runner -------------------------------------------------------------
+
+    @contextmanager
+    def without_pauses(self) -> Iterator[None]:
+        """Commands run in this block never sleep: one that meets a conflicting write raises
+        `WouldPauseError` instead of pausing and retrying (for a caller whose thread must not
+        sleep, such as an event loop, which then runs the command again where it may)."""
+        token = _WITHOUT_PAUSES.set(True)
+        try:
+            yield
+        finally:
+            _WITHOUT_PAUSES.reset(token)
 
     def _execute(
         self,
@@ -245,6 +267,8 @@ class Workflow(Application[UUID]):
             try:
                 recordings = self.save(*pending)
             except RecordConflictError:
+                if _WITHOUT_PAUSES.get():
+                    raise WouldPauseError(command) from None
                 # Someone else wrote first: reload and decide again after a jittered, growing pause
                 # (capped at 25 ms), which breaks the symmetry of writers that keep colliding.
                 time.sleep(random.uniform(0, min(0.025, 0.0005 * 2**attempt)))

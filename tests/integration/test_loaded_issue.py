@@ -3,8 +3,10 @@ act on it once, and fall back to the store whenever it is not the latest state."
 
 from __future__ import annotations
 
+import pytest
+
 from domain.clock import FakeClock
-from domain.workflow import Workflow
+from domain.workflow import Workflow, WouldPauseError
 from tests.conftest import StoreFactory
 from tests.integration.races import CLERK, assigned_issue, of_kind
 
@@ -91,3 +93,20 @@ def test_a_change_to_a_loaded_item_never_reaches_the_cache(workflow: Workflow, c
     # Then it is the stored state: each load is a copy of what the cache holds
     assert again.version == loaded.version - 1
     assert again.last_progress is None
+
+
+def test_a_conflict_without_pauses_raises_and_writes_nothing(
+    make_workflow: StoreFactory, clock: FakeClock
+) -> None:
+    # Given an item loaded by one process while another reports progress on it
+    first, second = make_workflow(), make_workflow()
+    number = assigned_issue(first, clock)
+    stale = first.get_issue(number)
+    second.report_progress(CLERK, number, note="trench dug")
+    # When the first reports progress on what it loaded, in a block that must not pause
+    with first.without_pauses(), pytest.raises(WouldPauseError):
+        first.report_progress(CLERK, stale, note="cable laid")
+    # Then nothing of it was written, and outside the block the same command succeeds
+    assert progress_notes(first, number) == ["trench dug"]
+    first.report_progress(CLERK, stale, note="cable laid")
+    assert progress_notes(first, number) == ["trench dug", "cable laid"]

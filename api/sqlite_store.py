@@ -3,7 +3,7 @@
 The library's connection pool hands out connections one request at a time (a FIFO semaphore),
 and a writer waits for the pool's writer lock while holding that semaphore. Under concurrent
 commands every read queued behind a waiting writer, so each request waited for several other
-requests' commits (measured with 16 HTTP clients: 43% of a request thread's time in that queue).
+requests' commits (py-spy of a server under bench/http_load.py: 43% of a request thread's time).
 Here a writer first waits on a lock of its own, outside the pool, and only then asks for a
 connection: readers (which never block in WAL mode) go straight through, and writers still
 follow one another in this process, never meeting SQLite's busy handler, which sleeps.
@@ -12,10 +12,11 @@ Writers in other processes (`caseline serve --workers N`, a `caseline schedule` 
 CLI) queue the same way: a writer holding the in-process lock then takes an exclusive `flock` on
 a file beside the database (`<database>-writer.lock`) for the length of its transaction. The
 kernel wakes the next waiter as soon as the lock is released; SQLite's busy handler instead
-polls with sleeps of up to 100 ms, which with two workers put p99 of 16 HTTP clients at 106 ms
-(`bench/http_load.py --workers 2`). A process that dies releases its lock with it. A writer
-that hangs inside its transaction holds up the others for as long as it holds SQLite's own write
-lock, as before, but they wait without the 30 s busy time-out ending the wait.
+polls with sleeps of up to 100 ms and gives up when its time-out passes
+(`tests/integration/test_sqlite_store.py` shows a writer outwaiting it). A process that dies
+releases its lock with it. A writer that hangs inside its transaction holds up the others for as
+long as it holds SQLite's own write lock, as before, but they wait without a time-out ending the
+wait.
 
 The pool also keeps as many idle connections as the server has threads that read: the
 library's default of five closed and reopened a connection on most requests beyond five

@@ -232,12 +232,6 @@ def created(answer: httpx.Response) -> dict[str, Any]:
     return body
 
 
-# conftest's listening socket is created with proto 0, so asyncio never sets TCP_NODELAY on the
-# connections it accepts: each keep-alive request then waits ~40 ms for a delayed ACK (Nagle).
-# A fresh connection per request answers in ~5 ms and keeps the 700-cell matrix quick.
-ONE_SHOT = {"Connection": "close"}
-
-
 def matrix_settings(folder: Path) -> Settings:
     # The matrix signs in and submits far more than a person would: the limits have own tests.
     return Settings(data_dir=folder, login_per_minute=10_000, public_submissions_per_minute=10_000)
@@ -246,7 +240,7 @@ def matrix_settings(folder: Path) -> Settings:
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     settings = matrix_settings(tmp_path_factory.mktemp("authz") / "var")
-    with serve(settings) as server, server.client(headers=ONE_SHOT) as http:
+    with serve(settings) as server, server.client() as http:
         for name, role, department in ACCOUNTS.values():
             server.account(name, role, department)
             server.services.credentials.set_password(name, PASSWORD)
@@ -596,7 +590,7 @@ def test_an_api_key_of_a_revoked_account_is_401(world: World) -> None:
 def strict(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     folder = tmp_path_factory.mktemp("limits") / "var"
     settings = Settings(data_dir=folder, login_per_minute=3, public_submissions_per_minute=3)
-    with serve(settings) as server, server.client(headers=ONE_SHOT) as http:
+    with serve(settings) as server, server.client() as http:
         server.account("officer-a", Role.OFFICER, "roads")
         server.services.credentials.set_password("officer-a", PASSWORD)
         yield World(server, http, {ANONYMOUS: {}})
@@ -721,7 +715,7 @@ def test_an_assignment_form_submitted_twice_at_once_assigns_once(world: World) -
     barrier = threading.Barrier(2)
 
     def click() -> None:
-        with world.server.client(headers=ONE_SHOT) as own:
+        with world.server.client() as own:
             barrier.wait()
             answers.append(own.post(f"/api/issues/{ref}/assign", headers=headers, json=body))
 
@@ -889,7 +883,7 @@ def test_two_officers_reporting_progress_at_the_same_second_are_both_recorded(wo
     answers: dict[str, httpx.Response] = {}
 
     def report(role: str) -> None:
-        with world.server.client(headers=ONE_SHOT) as own:
+        with world.server.client() as own:
             barrier.wait()
             answers[role] = own.post(
                 f"/api/issues/{ref}/progress", headers=world.headers[role], json={"note": f"{role} on site"}

@@ -156,11 +156,7 @@ def config(world: World) -> str:
 def test_schemathesis_finds_nothing(world: World, caller: str, paths: str, tmp_path: Path) -> None:
     settings = tmp_path / "schemathesis.toml"
     settings.write_text(config(world))
-    headers = world.credentials.get(caller, {}) | {
-        # conftest's listening socket has proto 0, so asyncio leaves Nagle on for accepted
-        # connections and every keep-alive request waits ~40 ms for a delayed ACK.
-        "Connection": "close",
-    }
+    headers = world.credentials.get(caller, {})
     command = [
         str(Path(sys.executable).with_name("st")),
         "--config-file",

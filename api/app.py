@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import swagger_ui_bundle
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
@@ -126,12 +126,11 @@ class BodyLimit:
         if scope["type"] == "http":
             declared = next((v for k, v in scope["headers"] if k == b"content-length"), None)
             if declared is not None and (not declared.isdigit() or int(declared) > self.max_bytes):
-                refusal = JSONResponse(
-                    {
-                        "code": errors.HTTP_CODES[413],
-                        "message": f"The request is larger than {self.max_bytes} bytes.",
-                    },
-                    status_code=413,
+                message = f"The request is larger than {self.max_bytes} bytes."
+                refusal = (
+                    open311.error_response(Request(scope), 413, message)  # the spec's own error format
+                    if scope["path"].startswith(open311.PREFIX)
+                    else JSONResponse({"code": errors.HTTP_CODES[413], "message": message}, status_code=413)
                 )
                 await refusal(scope, receive, send)
                 return

@@ -409,8 +409,9 @@ class Open311Response(JSONResponse):
     """Only names the default media type in the OpenAPI document; answers are built by `render`."""
 
 
+PREFIX = "/open311/"
 router = APIRouter(
-    prefix="/open311/v2",
+    prefix=f"{PREFIX}v2",
     tags=["open311"],
     route_class=Open311Route,
     default_response_class=Open311Response,

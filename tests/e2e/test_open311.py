@@ -1105,3 +1105,17 @@ def test_the_same_story_on_postgresql(tmp_path: Path, postgres_schema: str) -> N
             _, closed = get(http, "requests", fmt, status="closed")
             assert [r["service_request_id"] for r in closed] == [request_id]
             assert get(http, f"tokens/{token}", fmt)[1] == [{"service_request_id": None, "token": token}]
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_an_oversized_request_answers_413_in_the_spec_error_format(
+    http: httpx.Client, server: LiveServer, fmt: str
+) -> None:
+    # Given a form larger than the server takes
+    limit = server.services.settings.max_body_bytes
+    form = {"service_code": "opinion-livelihood", "description": "x" * (limit + 1)} | IN_GRID
+    # When it is posted
+    response = http.post(f"{V2}/requests.{fmt}", data=form)
+    # Then it is refused before it is read, in Open311's error shape and the asked format
+    assert response.status_code == 413
+    assert str(limit) in error_of(413, read(response, fmt))

@@ -25,14 +25,14 @@ at once.
 
 from __future__ import annotations
 
-import fcntl
-import os
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 
 from eventsourcing.sqlite import SQLiteConnection, SQLiteDatastore, SQLiteFactory
 from eventsourcing.utils import Environment, EnvType
+
+from projections.store import file_lock
 
 TOPIC = "api.sqlite_store:SerialWriterSQLiteFactory"
 POOL_SIZE = 40  # anyio's default thread limit: every request thread can keep its connection
@@ -45,33 +45,9 @@ class SerialWriterSQLiteDatastore(SQLiteDatastore):
         super().__init__(db_name, **options)  # type: ignore[arg-type]
         self._writer = threading.Lock()
         self._lock_path = None if _in_memory(db_name) else db_name + "-writer.lock"
-        self._lock_file: tuple[int, int] | None = None  # (process id, descriptor)
 
-    def _lock_descriptor(self) -> int:
-        """This process's descriptor of the lock file (opened again in a forked child)."""
-        assert self._lock_path is not None
-        if self._lock_file is None or self._lock_file[0] != os.getpid():
-            self._lock_file = (os.getpid(), os.open(self._lock_path, os.O_RDWR | os.O_CREAT, 0o600))
-        return self._lock_file[1]
-
-    @contextmanager
-    def _across_processes(self) -> Iterator[None]:
-        if self._lock_path is None:
-            yield
-            return
-        descriptor = self._lock_descriptor()
-        fcntl.flock(descriptor, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(descriptor, fcntl.LOCK_UN)
-
-    def close(self) -> None:
-        super().close()
-        held = getattr(self, "_lock_file", None)  # None when __init__ failed before setting it
-        if held is not None and held[0] == os.getpid():
-            os.close(held[1])
-        self._lock_file = None
+    def _across_processes(self) -> AbstractContextManager[None]:
+        return nullcontext() if self._lock_path is None else file_lock(self._lock_path)
 
     @contextmanager
     def get_connection(self, *, commit: bool) -> Iterator[SQLiteConnection]:

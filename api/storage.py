@@ -23,7 +23,7 @@ from domain.contacts import Contact, ContactStore
 from domain.issue import ServiceLevels
 from domain.workflow import Workflow
 from projections.projector import EventLog, Projector
-from projections.store import PostgresViewDB, SqliteViewDB, ViewDB
+from projections.store import PostgresViewDB, SqliteViewDB, ViewDB, advisory_lock
 from scheduler.calendar import work_calendar
 
 _CONTACT_COLUMNS = "ref, name, phone, address"
@@ -151,12 +151,8 @@ def _setup_lock(settings: Settings) -> Iterator[None]:
     if settings.database_url is None:
         yield
         return
-    with psycopg.connect(settings.database_url, autocommit=True) as conn:
-        conn.execute("SELECT pg_advisory_lock(4242424202)")
-        try:
-            yield
-        finally:
-            conn.execute("SELECT pg_advisory_unlock(4242424202)")
+    with advisory_lock(settings.database_url, 4242424202):
+        yield
 
 
 def service_levels(settings: Settings) -> ServiceLevels:

@@ -55,6 +55,30 @@ def from_iso(text: str | None) -> datetime | None:
     return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
 
 
+@contextmanager
+def file_lock(path: str | Path) -> Iterator[None]:
+    """An exclusive lock across processes on `path` (created if need be): waits for the holder,
+    and the kernel releases it if the holder dies."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing the only descriptor releases the lock
+
+
+@contextmanager
+def advisory_lock(conninfo: str, key: int) -> Iterator[None]:
+    """A PostgreSQL session advisory lock on `key`, on a connection of its own: waits for the
+    holder, and the server releases it if the holder's session ends."""
+    with psycopg.connect(conninfo, autocommit=True) as conn:
+        conn.execute("SELECT pg_advisory_lock(%s)", (key,))
+        try:
+            yield
+        finally:
+            conn.execute("SELECT pg_advisory_unlock(%s)", (key,))
+
+
 class Tx(Protocol):
     """What view handlers write through: one open transaction."""
 
@@ -227,15 +251,8 @@ class SqliteViewDB(ViewDB):
             os.close(self._lease_fd)
             self._lease_fd = None
 
-    @contextmanager
-    def rebuild_lock(self) -> Iterator[None]:
-        fd = os.open(f"{self.path}.rebuild.lock", os.O_RDWR | os.O_CREAT, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)  # waits; the kernel releases it if the holder dies
-            yield
-        finally:
-            fcntl.flock(fd, fcntl.LOCK_UN)
-            os.close(fd)
+    def rebuild_lock(self) -> Any:
+        return file_lock(f"{self.path}.rebuild.lock")
 
 
 _LEASE_KEY = 0x43415345  # "CASE": the advisory lock id of the projector lease
@@ -299,12 +316,5 @@ class PostgresViewDB(ViewDB):
             self._lease_conn.close()
             self._lease_conn = None
 
-    @contextmanager
-    def rebuild_lock(self) -> Iterator[None]:
-        key = _REBUILD_KEY ^ zlib.crc32((self._schema or "public").encode())
-        with psycopg.connect(self._conninfo, autocommit=True) as conn:
-            conn.execute("SELECT pg_advisory_lock(%s)", (key,))  # released when the session ends
-            try:
-                yield
-            finally:
-                conn.execute("SELECT pg_advisory_unlock(%s)", (key,))
+    def rebuild_lock(self) -> Any:
+        return advisory_lock(self._conninfo, _REBUILD_KEY ^ zlib.crc32((self._schema or "public").encode()))

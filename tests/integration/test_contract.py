@@ -174,7 +174,9 @@ def test_carries_the_dark_lane_from_four_voices_to_a_closed_item(
     assert (first_run.changed, first_run.detail) == (True, {"escalated": True})
     assert (second_run.changed, second_run.detail) == (False, {"escalated": False})
     item = workflow.get_issue(number)
-    town_deadline = workflow.levels.deadline_for("town", on(5, 1, hour=2))  # the configured service level
+    # The town's service level is 30 working days: from Fri 1 May, the Labour Day break (1-5 May) is
+    # off and Sat 9 May is worked, so the 30th working day is Mon 15 June (counted by hand).
+    town_deadline = on(6, 15, hour=2)
     assert (item.level, item.deadline, item.escalated_for) == ("town", town_deadline, [APRIL_30])
     (escalated,) = of_kind(workflow.history(number), "Escalated")
     assert (escalated.from_level, escalated.to_level, escalated.for_deadline, escalated.leader) == (

@@ -98,10 +98,8 @@ async def principal(
     token: Annotated[str | None, Depends(bearer)],
     api_key: Annotated[str | None, Header(alias="X-API-Key", max_length=200)] = None,
 ) -> Principal:
-    """Who is asking, resolved on the event loop: a token check and one or two short reads by
-    primary key (the account's few events, an API key's row), which cost less than the thread
-    hand-off a plain `def` dependency takes (measured: ~0.35 ms of CPU per hand-off on a 2-vCPU VM)."""
-    return resolve_principal(svc, token, api_key)
+    """Who is asking: a token check and a read or two by key, where reads cost least (`run_read`)."""
+    return await run_read(svc, resolve_principal, svc, token, api_key)
 
 
 PrincipalDep = Annotated[Principal, Depends(principal)]
@@ -172,24 +170,32 @@ T = TypeVar("T")
 P = ParamSpec("P")
 
 
-async def run_command(svc: Services, work: Callable[..., T], *args: Any) -> T:
-    """Run a command (reach check, decision, save) where it costs least.
+async def run_read(svc: Services, work: Callable[..., T], *args: Any) -> T:
+    """Run a short read of the store where it costs least.
 
-    On SQLite, on the event loop itself: the work is local and CPU-bound and writers queue on one
-    lock anyway, so threads added nothing but contention for the GIL, the largest single cost of a
-    command under load (bench/http_load.py, one worker, 16 clients: 256 commands/s through the
-    thread pool, 476 on the loop with the caller also resolved there). A command on the loop
-    waits only for another writer's commit; one that meets a conflicting write runs again in the
-    thread pool, where its retries may pause. On PostgreSQL, in the thread pool: a command waits
-    on the network, and threads let one worker overlap those waits."""
+    On SQLite, on the event loop itself: the read is local and CPU-bound, and a hand-off to the
+    thread pool costs more, in GIL contention under load, than the read. On PostgreSQL, in the
+    thread pool: a read waits on the network, and threads let one worker overlap those waits."""
     if svc.settings.uses_postgres:
         return await run_in_threadpool(work, *args)
-    try:
-        with svc.workflow.without_pauses():
-            return work(*args)
-    except WouldPauseError:
-        # Another writer got to the same item first: the retries, with their pauses, go to the pool.
-        return await run_in_threadpool(work, *args)
+    return work(*args)
+
+
+async def run_command(svc: Services, work: Callable[..., T], *args: Any) -> T:
+    """Run a command (reach check, decision, save) where it costs least, as `run_read` does.
+
+    On SQLite the event loop also saves: writers queue on one lock anyway, so threads only added
+    contention for the GIL, the largest single cost of a command under load (bench/http_load.py,
+    one worker, 16 clients: 256 commands/s through the thread pool, 476 on the loop with the caller
+    also resolved there). A command on the loop waits only for another writer's commit; one that
+    meets a conflicting write runs again in the thread pool, where its retries may pause."""
+    if not svc.settings.uses_postgres:
+        try:
+            with svc.workflow.without_pauses():
+                return work(*args)
+        except WouldPauseError:
+            pass  # another writer got to the same item first: the retries, with their pauses, go to the pool
+    return await run_in_threadpool(work, *args)
 
 
 def command(

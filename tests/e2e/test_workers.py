@@ -1,8 +1,9 @@
-"""`caseline serve --workers 2` on the embedded SQLite store: two server processes answer commands
-at once, through real HTTP on 127.0.0.1, and neither loses nor doubles a write.
+"""`caseline serve --workers 2`: two server processes answer commands at once, through real HTTP
+on 127.0.0.1, and neither loses nor doubles a write, on SQLite and on PostgreSQL.
 
-The two workers' writers queue on the lock file beside the event log (`api.sqlite_store`); the
-projector threads share one lease, so the views are written by one of them at a time.
+On SQLite the workers run commands on their event loops and their writers queue on the lock file
+beside the event log (`api.sqlite_store`); on PostgreSQL commands run in the thread pools and the
+database orders the writers. Either way the projector threads share one lease.
 """
 
 from __future__ import annotations
@@ -41,11 +42,10 @@ def _free_port() -> int:
 
 
 @pytest.fixture
-def two_workers(tmp_path: Path) -> Iterator[tuple[str, Path, list[str]]]:
-    """`caseline serve --workers 2` over a fresh data folder holding open items; yields the base
-    URL, the folder and the items' numbers."""
-    data = tmp_path / "var"
-    workflow = build_workflow(Settings(data_dir=data))
+def two_workers(settings: Settings, tmp_path: Path) -> Iterator[tuple[str, Settings, list[str]]]:
+    """`caseline serve --workers 2` over a fresh store holding open items; yields the base URL, the
+    store's settings and the items' numbers."""
+    workflow = build_workflow(settings)
     try:
         workflow.open_account(ADMIN, name="wang-fang", role="supervisor")
         numbers = []
@@ -63,11 +63,14 @@ def two_workers(tmp_path: Path) -> Iterator[tuple[str, Path, list[str]]]:
         workflow.close()
     port = _free_port()
     env = os.environ | {
-        "CASELINE_DATA_DIR": str(data),
+        "CASELINE_DATA_DIR": str(settings.data_dir),
         "CASELINE_JWT_SECRET": SECRET,
         "CASELINE_RUN_SCHEDULER": "false",
     }
     env.pop("CASELINE_DATABASE_URL", None)
+    if settings.database_url is not None:
+        env["CASELINE_DATABASE_URL"] = settings.database_url
+        env["CASELINE_DATABASE_SCHEMA"] = settings.database_schema or ""
     log = tmp_path / "serve.log"
     caseline = Path(sys.executable).parent / "caseline"  # the console script beside this interpreter
     with log.open("wb") as output:
@@ -91,7 +94,7 @@ def two_workers(tmp_path: Path) -> Iterator[tuple[str, Path, list[str]]]:
             if time.monotonic() > deadline:
                 raise RuntimeError("caseline serve --workers 2 did not answer within 60 s")
             time.sleep(0.2)
-        yield base, data, numbers
+        yield base, settings, numbers
         # (both worker processes were up: uvicorn names each one's process id as it starts)
         assert len(set(re.findall(r"Started server process \[(\d+)\]", log.read_text()))) == 2
     finally:
@@ -99,8 +102,8 @@ def two_workers(tmp_path: Path) -> Iterator[tuple[str, Path, list[str]]]:
         server.wait(timeout=30)
 
 
-def test_two_workers_on_sqlite_keep_every_command_once(two_workers: tuple[str, Path, list[str]]) -> None:
-    base, data, numbers = two_workers
+def test_two_workers_keep_every_command_once(two_workers: tuple[str, Settings, list[str]]) -> None:
+    base, settings, numbers = two_workers
     headers = {"Authorization": f"Bearer {issue_token('wang-fang', secret=SECRET, minutes=10)}"}
 
     def client(k: int) -> list[tuple[int, bool]]:
@@ -127,7 +130,7 @@ def test_two_workers_on_sqlite_keep_every_command_once(two_workers: tuple[str, P
     # Then every command was answered 200 and changed its item, and the repeated one was kept once
     assert [status for status, _ in results] == [200] * (CLIENTS * (REPORTS + 1))
     assert all(changed is True for _, changed in results if changed is not None)
-    workflow = build_workflow(Settings(data_dir=data))
+    workflow = build_workflow(settings)
     try:
         notes = [
             e.note

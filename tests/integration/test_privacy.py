@@ -14,7 +14,7 @@ import csv
 import json
 import secrets
 import traceback
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -27,7 +27,7 @@ from typer.testing import CliRunner
 
 from api import views_cli
 from api.settings import Settings
-from api.storage import build_projector, build_workflow
+from api.storage import build_workflow
 from domain.clock import FakeClock
 from domain.contacts import Contact
 from domain.errors import CaselineError
@@ -211,13 +211,8 @@ def seed(workflow: Workflow, projector: Projector, settings: Settings, clock: Fa
 
 
 @pytest.fixture
-def seeded(workflow: Workflow, settings: Settings, clock: FakeClock) -> Iterator[Seeded]:
-    projector = build_projector(settings)
-    try:
-        yield seed(workflow, projector, settings, clock)
-    finally:
-        projector.db.close()
-        projector.log.close()
+def seeded(workflow: Workflow, projector: Projector, settings: Settings, clock: FakeClock) -> Seeded:
+    return seed(workflow, projector, settings, clock)
 
 
 def register_outputs(s: Seeded) -> dict[str, str]:

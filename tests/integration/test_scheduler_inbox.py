@@ -12,6 +12,7 @@ import socket
 import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import timedelta
 from email import message_from_bytes
@@ -23,18 +24,18 @@ import pytest
 from aiosmtpd.controller import Controller
 
 from api.settings import Settings
-from api.storage import build_projector, build_workflow
 from domain.clock import FakeClock
 from domain.contacts import Contact
 from domain.rules import Actor
 from domain.workflow import Workflow
 from projections.inbox import VIEW, inbox, notifications_since
-from projections.projector import EventLog, Projector
-from projections.store import SqliteViewDB, ViewDB
+from projections.projector import Projector
+from projections.store import ViewDB
 from scheduler import mail
 from scheduler.jobs import deliver_email, escalate_overdue, raise_recurring_duties, send_reminders
 from tests.conftest import START
 from tests.integration.test_scheduler_support import LEADER, seed_assigned
+from tests.integration.viewtools import main_projector, projector_over, scratch_view_db
 
 NAME, PHONE, ADDRESS = "Chen Xiaoming", "13800138000", "Building 7, Lane 3"
 RESIDENT = Contact(name=NAME, phone=PHONE, address=ADDRESS)
@@ -103,14 +104,9 @@ def busy_town(workflow: Workflow, projector: Projector, clock: FakeClock) -> Non
 
 
 @pytest.fixture
-def town(settings: Settings, clock: FakeClock) -> Iterator[tuple[Workflow, Projector]]:
-    workflow = build_workflow(settings, clock=clock)
-    projector = build_projector(settings)
+def town(workflow: Workflow, projector: Projector, clock: FakeClock) -> tuple[Workflow, Projector]:
     busy_town(workflow, projector, clock)
-    yield workflow, projector
-    workflow.close()
-    projector.db.close()
-    projector.log.close()
+    return workflow, projector
 
 
 def inbox_tables(db: ViewDB) -> dict[str, list[tuple[Any, ...]]]:
@@ -160,16 +156,14 @@ def test_the_inbox_rebuilt_from_the_log_equals_the_live_one(
     assert len(live["inbox"]) >= 10
 
     # When another view database follows the log with the inbox alone, then rebuilds it from zero
-    other_db = SqliteViewDB(tmp_path / "other.sqlite")
-    other = Projector(EventLog(settings.event_store_env()), other_db, views=[VIEW])
-    try:
+    with (
+        scratch_view_db(settings, tmp_path) as other_db,
+        projector_over(settings, other_db, views=[VIEW]) as other,
+    ):
         other.catch_up()
         caught_up = inbox_tables(other_db)
         other.rebuild(["inbox"])
         rebuilt = inbox_tables(other_db)
-    finally:
-        other_db.close()
-        other.log.close()
 
     # Then all three hold the same rows
     assert caught_up == live
@@ -196,17 +190,13 @@ def test_mails_each_notification_once_when_deliverers_race_and_run_again(
 
     # When two deliverers start at the same moment, then each runs again, then the view is rebuilt
     start = threading.Barrier(2)
-    # Built one after the other: starting two at the same instant on PostgreSQL can fail in the
-    # library's table creation ("tuple concurrently updated"), which is not what this test is about.
-    deliverers = [build_projector(settings) for _ in range(2)]
-    try:
+    with ExitStack() as deliverers:
+        # Built one after the other: starting two at the same instant on PostgreSQL can fail in the
+        # library's table creation ("tuple concurrently updated"), which is not what this test is about.
+        built = [deliverers.enter_context(main_projector(settings)) for _ in range(2)]
         with ThreadPoolExecutor(max_workers=2) as pool:
-            futures = [pool.submit(_deliver, d, port, clock, start) for d in deliverers]
+            futures = [pool.submit(_deliver, d, port, clock, start) for d in built]
             results = [f.result(timeout=60) for f in futures]
-    finally:
-        for deliverer in deliverers:
-            deliverer.db.close()
-            deliverer.log.close()
     with mailer(port) as again:
         repeat = deliver_email(projector, clock.now(), again, addresses).changed
     projector.rebuild(["inbox"])

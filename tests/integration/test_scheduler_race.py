@@ -15,19 +15,21 @@ import queue
 import signal
 import time
 import traceback
+from contextlib import ExitStack
 from datetime import timedelta
 from typing import Any
 
 import pytest
 
 from api.settings import Settings
-from api.storage import build_projector, build_workflow
+from api.storage import build_workflow
 from domain.clock import FakeClock
 from domain.workflow import Workflow
 from projections.queries import overdue_items
 from scheduler.jobs import escalate_overdue
 from tests.conftest import START
 from tests.integration.test_scheduler_support import escalations_per_deadline, seed_assigned
+from tests.integration.viewtools import main_projector
 
 ITEMS = 300
 PROCESSES = 3
@@ -40,25 +42,25 @@ def _scheduler_process(
     """Child: one scheduler that runs the escalation job once, counting the items it offers."""
     try:
         clock = FakeClock(now)
-        # One child at a time connects: on PostgreSQL, the library's table creation fails now and
-        # then when processes start at the same instant ("tuple concurrently updated"); the race
-        # this test is about starts at the barrier below.
-        with setup:
-            workflow = build_workflow(Settings(**settings), clock=clock)
-            projector = build_projector(Settings(**settings))
-        escalate = workflow.escalate_if_overdue
+        with ExitStack() as services:
+            # One child at a time connects: on PostgreSQL, the library's table creation fails now and
+            # then when processes start at the same instant ("tuple concurrently updated"); the race
+            # this test is about starts at the barrier below.
+            with setup:
+                workflow = build_workflow(Settings(**settings), clock=clock)
+                services.callback(workflow.close)
+                projector = services.enter_context(main_projector(Settings(**settings)))
+            escalate = workflow.escalate_if_overdue
 
-        def counted(ref: Any, **kwargs: Any) -> Any:
-            result = escalate(ref, **kwargs)
-            with offered.get_lock():
-                offered[index] += 1
-            return result
+            def counted(ref: Any, **kwargs: Any) -> Any:
+                result = escalate(ref, **kwargs)
+                with offered.get_lock():
+                    offered[index] += 1
+                return result
 
-        workflow.escalate_if_overdue = counted  # type: ignore[method-assign]
-        start.wait(timeout=120)
-        report = escalate_overdue(workflow, projector, clock.now(), batch=100)
-        workflow.close()
-        projector.db.close()
+            workflow.escalate_if_overdue = counted  # type: ignore[method-assign]
+            start.wait(timeout=120)
+            report = escalate_overdue(workflow, projector, clock.now(), batch=100)
         answers.put((index, "done", (report.seen, report.changed, report.failed)))
     except BaseException:
         start.abort()  # the others stop waiting for this one
@@ -76,9 +78,8 @@ def test_escalates_every_item_once_when_schedulers_race_and_one_is_killed_mid_ru
     ids = seed_assigned(workflow, at=START, deadlines=deadlines, levels=levels)
     clock.advance(timedelta(days=3))
     # The view tables exist before the schedulers start, as in any installation that has run once
-    ready = build_projector(settings)
-    ready.db.close()
-    ready.log.close()
+    with main_projector(settings):
+        pass
     spawn = multiprocessing.get_context("spawn")
     setup = spawn.Lock()
     start = spawn.Barrier(PROCESSES)
@@ -138,12 +139,8 @@ def test_escalates_every_item_once_when_schedulers_race_and_one_is_killed_mid_ru
         else:
             assert issue.level == {"grid": "village", "village": "town", "town": "district"}[level]
     # ...and a scheduler started afterwards finds nothing left to do
-    projector = build_projector(settings)
-    try:
+    with main_projector(settings) as projector:
         again = escalate_overdue(workflow, projector, clock.now())
         assert (again.changed, again.failed) == (0, 0)
         assert overdue_items(projector.db, now=clock.now()) == []
-    finally:
-        projector.db.close()
-        projector.log.close()
     assert sum(escalations_per_deadline(workflow).values()) == ITEMS

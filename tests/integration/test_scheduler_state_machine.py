@@ -17,6 +17,7 @@ import shutil
 import tempfile
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -28,7 +29,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
 from api.settings import Settings
-from api.storage import build_projector, build_workflow
+from api.storage import build_workflow
 from domain.clock import FakeClock
 from domain.rules import Actor, Level
 from domain.workflow import Workflow
@@ -38,6 +39,7 @@ from projections.queries import overdue_items
 from scheduler.jobs import escalate_overdue, send_reminders
 from tests.conftest import START
 from tests.integration.test_scheduler_support import seed_assigned
+from tests.integration.viewtools import main_projector
 
 LEADS = (timedelta(days=3), timedelta(days=1))
 LEVELS = ("grid", "village", "district")
@@ -66,7 +68,10 @@ class SchedulerMachine(RuleBasedStateMachine):
         )  # fmt: skip
         self.clock = FakeClock(START)
         self.workflows: list[Workflow] = [build_workflow(config, clock=self.clock) for _ in range(2)]
-        self.projectors: list[Projector] = [build_projector(config) for _ in range(2)]
+        self.views = ExitStack()
+        self.projectors: list[Projector] = [
+            self.views.enter_context(main_projector(config)) for _ in range(2)
+        ]
         self.levels = self.workflows[0].levels
         deadlines = [START + timedelta(days=d) for d in (2, 4, 6)]
         self.ids: list[UUID] = seed_assigned(self.workflows[0], at=START, deadlines=deadlines, levels=LEVELS)
@@ -75,9 +80,7 @@ class SchedulerMachine(RuleBasedStateMachine):
     def teardown(self) -> None:
         for workflow in self.workflows:
             workflow.close()
-        for projector in self.projectors:
-            projector.db.close()
-            projector.log.close()
+        self.views.close()
         shutil.rmtree(self.folder, ignore_errors=True)
 
     # -- rules ------------------------------------------------------------------------------------

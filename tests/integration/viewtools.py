@@ -11,7 +11,7 @@ from __future__ import annotations
 import shutil
 import uuid
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from datetime import timedelta
 from pathlib import Path
@@ -26,6 +26,7 @@ from domain.rules import Actor, Role
 from domain.workflow import Workflow
 from projections.projector import ALL_VIEWS, EventLog, Projector
 from projections.store import PostgresViewDB, SqliteViewDB, ViewDB
+from projections.view import View
 
 # The tables the read side's brief names; every table any view declares is compared too.
 NAMED_TABLES = (
@@ -124,11 +125,13 @@ def scratch_view_db(settings: Settings, folder: Path) -> Iterator[ViewDB]:
 
 
 @contextmanager
-def projector_over(settings: Settings, db: ViewDB, *, page_size: int = 1000) -> Iterator[Projector]:
-    """A projector over the store's event log writing into `db`; closes the log (not `db`)."""
+def projector_over(
+    settings: Settings, db: ViewDB, *, page_size: int = 1000, views: Sequence[View] = ALL_VIEWS
+) -> Iterator[Projector]:
+    """A projector of `views` over the store's event log writing into `db`; closes the log (not `db`)."""
     log = EventLog(settings.event_store_env())
     try:
-        yield Projector(log, db, page_size=page_size)
+        yield Projector(log, db, views=views, page_size=page_size)
     finally:
         log.close()
 

@@ -3,10 +3,12 @@ act on it once, and fall back to the store whenever it is not the latest state."
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from domain.clock import FakeClock
-from domain.workflow import Workflow, WouldPauseError
+from domain.workflow import Workflow, WouldPauseError, fast_projector
 from tests.conftest import StoreFactory
 from tests.integration.races import CLERK, assigned_issue, of_kind
 
@@ -110,3 +112,48 @@ def test_a_conflict_without_pauses_raises_and_writes_nothing(
     assert progress_notes(first, number) == ["trench dug"]
     first.report_progress(CLERK, stale, note="cable laid")
     assert progress_notes(first, number) == ["trench dug", "cable laid"]
+
+
+def snapshot_and_replay(workflow: Workflow, number: str) -> tuple[int, dict[str, Any], dict[str, Any]]:
+    """The item's latest snapshot: its version, its state, and the state its events replay to there."""
+    issue_id = workflow.issue_id(number)
+    assert workflow.snapshots is not None
+    (snapshot,) = workflow.snapshots.get(issue_id, desc=True, limit=1)
+    replayed = fast_projector(None, workflow.events.get(issue_id, lte=snapshot.originator_version))
+    return snapshot.originator_version, vars(snapshot.mutate(None)), vars(replayed)
+
+
+def test_the_snapshot_at_an_items_50th_event_is_the_state_its_events_replay_to(
+    workflow: Workflow, clock: FakeClock
+) -> None:
+    # Given an assigned item (two events)
+    number = assigned_issue(workflow, clock)
+    # When 48 progress reports bring it to its 50th event, where it is snapshotted from the state in hand
+    for n in range(48):
+        workflow.report_progress(CLERK, number, note=f"report {n}")
+    # Then the snapshot is the state the 50 events replay to
+    version, snapshotted, replayed = snapshot_and_replay(workflow, number)
+    assert version == 50
+    assert snapshotted == replayed
+
+
+def test_a_write_that_passes_the_50th_event_snapshots_the_50th_as_replayed(
+    workflow: Workflow, clock: FakeClock
+) -> None:
+    # Given an assigned item at its 49th event, and two voices to merge
+    number = assigned_issue(workflow, clock)
+    for n in range(47):
+        workflow.report_progress(CLERK, number, note=f"report {n}")
+    voices = [
+        workflow.record_opinion(
+            CLERK, kind="opinion", area="livelihood", channel="household_visit", unit="grid 1", text=text
+        ).id
+        for text in ("The lamp is out again.", "Still dark at night.")
+    ]
+    # When one write links both (events 50 and 51)
+    workflow.merge_opinions(CLERK, number, voices)
+    # Then the snapshot is taken at the 50th, as its events replay to it (not the 51st in hand)
+    version, snapshotted, replayed = snapshot_and_replay(workflow, number)
+    assert version == 50
+    assert snapshotted == replayed
+    assert workflow.get_issue(number).version == 51

@@ -26,6 +26,7 @@ from eventsourcing.application import Application
 from eventsourcing.persistence import Notification
 
 from projections import audit, board, feedback, inbox, open311, register, satisfaction
+from projections.decoding import EventDecoder
 from projections.store import Tx, ViewDB
 from projections.view import Handler, Names, View, ViewState
 
@@ -86,6 +87,8 @@ class Projector:
         self.page_size = page_size
         self.names: dict[str, Names] = {view.name: view.names(dialect=db.dialect) for view in self.views}
         self._dispatch = self._dispatch_for(self.views)
+        # How each notification becomes an event (tests slow it down to kill a page half-way).
+        self.decode: Callable[[Notification], Any] = EventDecoder(log.mapper)
         if ensure:  # a rebuild's worker process works on tables its parent has made
             self.ensure_tables()
 
@@ -171,7 +174,7 @@ class Projector:
         """Apply a page: decode the events some view reads, let each view load the rows of the
         page's originators, run the handlers in log order, then let each view write what changed
         (all of it when `final`; a rebuild keeps rows in memory until its last page)."""
-        to_event = self.log.mapper.to_domain_event
+        to_event = self.decode
         entries: list[tuple[Any, str, list[tuple[Handler, int]]]] = []
         keys: list[dict[str, set[str]]] = [defaultdict(set) for _ in states]
         for notification in notifications:

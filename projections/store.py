@@ -158,6 +158,12 @@ class SqliteViewDB(ViewDB):
         # 64 MiB of page cache for the writer (the default is 2 MiB): a page of the log touches rows
         # all over the views' primary-key trees, and rebuilding reads them back page after page.
         self._conn.execute("PRAGMA cache_size=-65536")
+        # Freed pages are left as they are. Debian's SQLite zeroes them by default (built with
+        # SECURE_DELETE), which made a rebuild write every page of the old tables again when it
+        # drops them (306 MB written instead of 155 MB for 200k events, about a second). Nothing
+        # here needs it: the views hold nothing that the event log beside them does not (no contact
+        # details: those live in the contact store, which keeps zeroing what it erases).
+        self._conn.execute("PRAGMA secure_delete=OFF")
         self._lock = threading.RLock()
         self._lease_fd: int | None = None
         self._readers = threading.local()

@@ -62,7 +62,19 @@ class EventDecoder:
             if type(state) is not dict or "class_version" in state or "_type_" in state:
                 return self._mapper.to_domain_event(notification)
             for name, value in state.items():
-                if type(value) is dict or type(value) is list:
+                if type(value) is dict:
+                    # Most are a time or an id: decoded here, without a call of `_decoded`.
+                    data = value.get("_data_", value)
+                    if (
+                        len(value) == 2
+                        and "_type_" in value
+                        and type(data) is not dict
+                        and type(data) is not list
+                    ):
+                        state[name] = names[value["_type_"]].decode(data)
+                    else:
+                        state[name] = _decoded(value, names)
+                elif type(value) is list:
                     state[name] = _decoded(value, names)
                 elif type(value) is float and not -_BIG < value < _BIG:
                     raise _BigNumberError

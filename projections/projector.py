@@ -69,8 +69,11 @@ class EventLog(Application[UUID]):
         """The position of the newest event in the log (0 when empty)."""
         return self.recorder.max_notification_id() or 0
 
-    def page(self, start: int, limit: int, stop: int | None = None) -> Sequence[Notification]:
-        return self.recorder.select_notifications(start=start, limit=limit, stop=stop)
+    def page(
+        self, start: int, limit: int, stop: int | None = None, topics: Sequence[str] = ()
+    ) -> Sequence[Notification]:
+        """Up to `limit` entries from `start` (to `stop`), of these `topics` only if any are named."""
+        return self.recorder.select_notifications(start=start, limit=limit, stop=stop, topics=topics)
 
 
 class Projector:
@@ -324,11 +327,12 @@ class Projector:
         parts: int,
         progress: Callable[[int, int], None] | None = None,
     ) -> int:
-        """Fill the fresh tables from the log up to `target` with the events of one part of the
-        originators (`originator_id.int % parts == part`). Every row of every view depends on one
-        originator's events only (and the board's counts add up), so parts can be filled by
-        separate processes at once: each reads the whole log, but decodes and handles only its
-        share. Rows stay in memory until the end (or `CAPACITY`), then are written in key order."""
+        """Fill the fresh tables from the log up to `target` (returned: the entries it covered) with
+        the events of one part of the originators (`originator_id.int % parts == part`). Every row
+        of every view depends on one originator's events only (and the board's counts add up), so
+        parts can be filled by separate processes at once: each reads the whole log (the entries of
+        the topics its views read), but decodes and handles only its share. Rows stay in memory
+        until the end (or `CAPACITY`), then are written in key order."""
         states = _rebuild_states(views, fresh, empty=True)
         dispatch = self._dispatch_for(views)
         bound: Bound = {
@@ -336,11 +340,12 @@ class Projector:
             for topic, (_, handlers) in dispatch.items()
         }
         keys: dict[int | str, str] = {}
-        done = 0
+        # Only the entries some view reads are read (a rebuild of one view reads its topics alone).
+        topics = list(dispatch)
         start = 1
         with _old_objects_frozen():
             while start <= target:
-                page = self.log.page(start, self.page_size, stop=target)
+                page = self.log.page(start, self.page_size, stop=target, topics=topics)
                 if not page:
                     break
                 mine = page if parts == 1 else [n for n in page if _part(n.originator_id, parts) == part]
@@ -353,14 +358,15 @@ class Projector:
                             state.end(tx, final=False)
                     else:  # some table's rows were written out (`CAPACITY`): pages load them again
                         self._apply(tx, mine, states, dispatch, final=False)
-                done += len(page)
                 start = page[-1].id + 1
                 if progress:
                     progress(min(start - 1, target), target)
+            if progress:
+                progress(target, target)  # the entries after the last page are of no view's topics
             with self.db.transaction() as tx:
                 for state in states:
                     state.end(tx)  # every row the part still holds in memory
-        return done
+        return target  # every entry up to it was read, or is of a topic no view reads
 
     def _replay(
         self, notifications: Sequence[Notification], bound: Bound, keys: dict[int | str, str]

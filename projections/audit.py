@@ -4,14 +4,15 @@ attributed to whoever held the item when it passed."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import orjson
 
 from projections.store import Tx, iso
-from projections.view import Appends, Keys, Names, View, ViewState, chunks, topic, upsert
+from projections.view import Appends, Keys, Names, View, ViewState, chunks, topic, upsert, values_of
 
-_BASE_FIELDS = {"originator_id", "originator_version", "timestamp", "originator_topic", "actor", "meeting_id"}
+_BASE_FIELDS = ("originator_id", "originator_version", "timestamp", "originator_topic", "actor", "meeting_id")
 
 TABLES = {
     "audit_events": """
@@ -60,6 +61,7 @@ INDEXES = [
 EVENT_COLUMNS = ("issue_id", "version", "at", "event", "actor", "meeting_id", "leader", "detail")
 TERM_COLUMNS = ("issue_id", "seq", "leader", "department", "started_at", "ended_at", "reason")
 MISSED_COLUMNS = ("issue_id", "deadline", "leader", "department", "level", "noticed_at", "outcome")
+_TERM_VALUES = values_of(TERM_COLUMNS)
 
 
 def _detail(event: Any) -> str:
@@ -67,7 +69,10 @@ def _detail(event: Any) -> str:
     fields = dict(vars(event))
     for name in _BASE_FIELDS:
         fields.pop(name, None)
-    return orjson.dumps(fields, default=str, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS).decode()
+    return orjson.dumps(fields, default=str, option=_DETAIL).decode()
+
+
+_DETAIL = orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS
 
 
 class Terms:
@@ -92,7 +97,7 @@ class Terms:
 
     def current(self, key: str) -> dict[str, Any] | None:
         """The issue's open term: the leader holding it now (None before assignment and once closed)."""
-        chain = self.chains.setdefault(key, [])
+        chain = self.chains.get(key)
         return chain[-1] if chain and chain[-1]["ended_at"] is None else None
 
     def start(self, key: str, leader: str, department: str | None, at: str, reason: str | None) -> None:
@@ -110,7 +115,7 @@ class Terms:
         self.changed[(term["issue_id"], term["seq"])] = term
 
     def write(self, tx: Tx) -> None:
-        terms = [tuple(term[c] for c in TERM_COLUMNS) for term in self.changed.values()]
+        terms = [_TERM_VALUES(term) for term in self.changed.values()]
         upsert(tx, self.table, ("issue_id", "seq"), TERM_COLUMNS, terms)
         self.changed.clear()
 
@@ -133,38 +138,63 @@ class State(ViewState):
         self.appends = (self.events, self.missed)
 
 
+def _assigned(state: State, event: Any, key: str, at: str) -> None:
+    # The first assignment starts the chain at 1 (an issue is assigned once, before any hand-over).
+    state.terms.start(key, event.leader, event.department, at, "assigned")
+
+
+def _handed_over(state: State, event: Any, key: str, at: str) -> None:
+    term = state.terms.current(key)
+    if term is not None:
+        state.terms.end(term, at)
+    state.terms.start(key, event.leader, term["department"] if term else None, at, event.reason)
+
+
+def _missed(state: State, event: Any, key: str, at: str) -> None:
+    term = state.terms.current(key)
+    escalated = type(event).__name__ == "Escalated"
+    outcome = f"escalated to {event.to_level}" if escalated else "referred to the standing committee"
+    state.missed.add(
+        (
+            key, iso(event.for_deadline), event.leader, term["department"] if term else None,
+            getattr(event, "from_level", "district"), at, outcome,
+        )
+    )  # fmt: skip
+
+
+def _closed(state: State, event: Any, key: str, at: str) -> None:
+    term = state.terms.current(key)
+    if term is not None:
+        state.terms.end(term, at)
+
+
+def _reopened(state: State, event: Any, key: str, at: str) -> None:
+    chain = state.terms.chains.get(key)
+    if chain and state.terms.current(key) is None:
+        last = chain[-1]
+        state.terms.start(key, last["leader"], last["department"], at, "reopened")
+
+
+# The events that move the leader chain or miss a deadline, besides their audit row (most events
+# only add the row: one lookup here is cheaper for them than a chain of comparisons).
+_MOVES: dict[str, Callable[[State, Any, str, str], None]] = {
+    "LeaderAssigned": _assigned,
+    "LeadershipHandedOver": _handed_over,
+    "Escalated": _missed,
+    "ReferredToStandingCommittee": _missed,
+    "Closed": _closed,
+    "ClosedAsFixed": _closed,
+    "Reopened": _reopened,
+}
+
+
 def record(state: State, event: Any, key: str) -> None:
     """Every issue event becomes one audit row; some also move the leader chain."""
     name = type(event).__name__
     at = iso(event.timestamp)
-    if name == "LeaderAssigned":
-        # The first assignment starts the chain at 1 (an issue is assigned once, before any hand-over).
-        state.terms.start(key, event.leader, event.department, at, "assigned")
-    elif name == "LeadershipHandedOver":
-        term = state.terms.current(key)
-        if term is not None:
-            state.terms.end(term, at)
-        state.terms.start(key, event.leader, term["department"] if term else None, at, event.reason)
-    elif name in ("Escalated", "ReferredToStandingCommittee"):
-        term = state.terms.current(key)
-        outcome = (
-            f"escalated to {event.to_level}" if name == "Escalated" else "referred to the standing committee"
-        )
-        state.missed.add(
-            (
-                key, iso(event.for_deadline), event.leader, term["department"] if term else None,
-                getattr(event, "from_level", "district"), at, outcome,
-            )
-        )  # fmt: skip
-    elif name in ("Closed", "ClosedAsFixed"):
-        term = state.terms.current(key)
-        if term is not None:
-            state.terms.end(term, at)
-    elif name == "Reopened":
-        chain = state.terms.chains.get(key)
-        if chain and state.terms.current(key) is None:
-            last = chain[-1]
-            state.terms.start(key, last["leader"], last["department"], at, "reopened")
+    move = _MOVES.get(name)
+    if move is not None:
+        move(state, event, key, at)
     term = state.terms.current(key)
     leader = term["leader"] if term else getattr(event, "leader", None)
     meeting = getattr(event, "meeting_id", None)

@@ -157,12 +157,18 @@ def recorded(state: State, event: Any, key: str) -> None:
     )  # fmt: skip
 
 
+# Most opinions do not come through Open311 and have no row here: each handler looks first, before
+# formatting a time or an id for a row that is not there.
+
+
 def routed(state: State, event: Any, key: str) -> None:
-    state.requests.change(key, route=event.route, updated_at=iso(event.timestamp))
+    if state.requests.get(key) is not None:
+        state.requests.change(key, route=event.route, updated_at=iso(event.timestamp))
 
 
 def merged(state: State, event: Any, key: str) -> None:
-    state.requests.change(key, issue_id=str(event.issue_id), updated_at=iso(event.timestamp))
+    if state.requests.get(key) is not None:
+        state.requests.change(key, issue_id=str(event.issue_id), updated_at=iso(event.timestamp))
 
 
 def answered(state: State, event: Any, key: str) -> None:

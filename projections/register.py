@@ -38,6 +38,10 @@ class State(ViewState):
         self.rows = (self.register,)
 
 
+# `json.dumps` with options builds an encoder per call; one made once writes the same text.
+_PUBLISHED = json.JSONEncoder(ensure_ascii=False, sort_keys=True).encode
+
+
 def disclosed(state: State, event: Any, key: str) -> None:
     row = state.register.get(key)
     published: dict[str, str] = json.loads(row["published"]) if row else {}
@@ -46,7 +50,7 @@ def disclosed(state: State, event: Any, key: str) -> None:
     state.register.add(
         {
             "issue_id": key, "number": published["number"],
-            "published": json.dumps(published, ensure_ascii=False, sort_keys=True),
+            "published": _PUBLISHED(published),
             "published_where": event.where, "deadline": published.get("deadline"),
             "first_disclosed_at": row["first_disclosed_at"] if row else at, "last_disclosed_at": at,
             "disclosures": row["disclosures"] + 1 if row else 1,

@@ -39,14 +39,15 @@ def iso(moment: datetime | None) -> str | None:
     if last[0] is moment:
         return last[1]
     # (naive: taken as local time, as `astimezone` does)
-    utc = moment if moment.tzinfo is UTC or moment.utcoffset() == ZERO else moment.astimezone(UTC)
-    # `isoformat` is several times faster than `strftime`; with fixed microseconds it ends in "+00:00".
-    text = utc.isoformat(timespec="microseconds")[:-6] + "Z"
+    u = moment if moment.tzinfo is UTC or moment.utcoffset() == ZERO else moment.astimezone(UTC)
+    # %-formatting the fields: 1.4 µs against 2.0 µs for `isoformat` (measured), 4.7 µs for `strftime`.
+    text = _ISO % (u.year, u.month, u.day, u.hour, u.minute, u.second, u.microsecond)
     _last_iso = (moment, text)
     return text
 
 
 _last_iso: tuple[datetime | None, str] = (None, "")
+_ISO = "%04d-%02d-%02dT%02d:%02d:%02d.%06dZ"
 
 
 def from_iso(text: str | None) -> datetime | None:
@@ -181,6 +182,12 @@ class SqliteViewDB(ViewDB):
         # 64 MiB of page cache for the writer (the default is 2 MiB): a page of the log touches rows
         # all over the views' primary-key trees, and rebuilding reads them back page after page.
         self._conn.execute("PRAGMA cache_size=-65536")
+        # Freed pages are left as they are. Debian's SQLite zeroes them by default (built with
+        # SECURE_DELETE), which made a rebuild write every page of the old tables again when it
+        # drops them (306 MB written instead of 155 MB for 200k events, about a second). Nothing
+        # here needs it: the views hold nothing that the event log beside them does not (no contact
+        # details: those live in the contact store, which keeps zeroing what it erases).
+        self._conn.execute("PRAGMA secure_delete=OFF")
         self._lock = threading.RLock()
         self._lease_fd: int | None = None
         self._readers = threading.local()

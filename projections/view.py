@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from operator import itemgetter
 from typing import Any, Protocol
 
 from projections.store import Tx
@@ -29,6 +30,7 @@ Keys = Mapping[str, Collection[str]]
 Handler = Callable[[Any, Any, str], None]
 CHUNK = 500  # keys per `IN (...)` list: well under SQLite's and PostgreSQL's parameter limits
 CAPACITY = 50_000  # rows a table's state holds in memory before a rebuild writes them out
+_FIRST = itemgetter(0)
 
 
 @dataclass(frozen=True)
@@ -67,6 +69,14 @@ def chunks(values: Sequence[Any], size: int = CHUNK) -> Iterable[Sequence[Any]]:
     return (values[start : start + size] for start in range(0, len(values), size))
 
 
+def values_of(columns: Sequence[str]) -> Callable[[Mapping[str, Any]], tuple[Any, ...]]:
+    """A row's values in the order of `columns`, as a tuple (`itemgetter`: no Python call per row)."""
+    get = itemgetter(*columns)
+    if len(columns) == 1:
+        return lambda row: (get(row),)
+    return get
+
+
 class Rows:
     """A table's rows keyed by one column: read a page's worth together, changed in memory,
     written together.
@@ -80,6 +90,7 @@ class Rows:
         self.key = key
         self.columns = tuple(columns)
         self.aggregate = aggregate
+        self._values = values_of(self.columns)
         self.tx: Tx | None = None
         # True while every row of the table is in `_rows` (a table being rebuilt from empty).
         self.complete = False
@@ -131,14 +142,9 @@ class Rows:
             self._changed[key] = None
 
     def write(self, tx: Tx) -> None:
-        rows = [self._rows[key] for key in sorted(self._changed)]
-        upsert(
-            tx,
-            self.table,
-            (self.key,),
-            self.columns,
-            [tuple(row[column] for column in self.columns) for row in rows if row is not None],
-        )
+        values, rows = self._values, self._rows
+        changed = [values(row) for key in sorted(self._changed) if (row := rows[key]) is not None]
+        upsert(tx, self.table, (self.key,), self.columns, changed)
         self._changed.clear()
 
     def __len__(self) -> int:
@@ -161,16 +167,15 @@ class Appends:
             f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))}){conflict}"
         )
         self.rows: list[tuple[Any, ...]] = []
-
-    def add(self, row: tuple[Any, ...]) -> None:
-        self.rows.append(row)
+        # Adding a row is the list's own append (an audit row per issue event: no call of ours).
+        self.add: Callable[[tuple[Any, ...]], None] = self.rows.append
 
     def write(self, tx: Tx) -> None:
         """Write the rows in key order (the tables' keys lead with their first column)."""
         if self.rows:
-            self.rows.sort(key=_first)
+            self.rows.sort(key=_FIRST)
             tx.executemany(self.sql, self.rows)
-            self.rows = []
+            self.rows.clear()
 
     def __len__(self) -> int:
         return len(self.rows)
@@ -204,6 +209,11 @@ class ViewState:
         for rows in self.rows:
             rows.begin(tx, keys)
 
+    @property
+    def complete(self) -> bool:
+        """True while every row of its keyed tables is in memory (a rebuild from empty): nothing to load."""
+        return all(rows.complete for rows in self.rows)
+
     def rebuilding(self, *, empty: bool = True) -> None:
         """The state works for a rebuild. With `empty`, its tables are new and empty: nothing to load,
         and every row stays in memory until `end(final)`."""
@@ -225,10 +235,6 @@ class ViewState:
 
     def write_more(self, tx: Tx) -> None:
         """Anything else the view writes with its rows at the end of a page (of a rebuild: at the end)."""
-
-
-def _first(row: tuple[Any, ...]) -> Any:
-    return row[0]
 
 
 def upsert(

@@ -61,7 +61,7 @@ def main(mode: str, page_size: int) -> None:
 
 def mark_pages(projector: Any) -> None:
     log = projector.log
-    read_page, decode = log.page, log.mapper.to_domain_event
+    read_page, decode = log.page, projector.decode
 
     def page(start: int, limit: int, stop: int | None = None) -> Any:
         found = read_page(start, limit, stop)
@@ -74,7 +74,7 @@ def mark_pages(projector: Any) -> None:
         return decode(notification)
 
     log.page = page
-    log.mapper.to_domain_event = slow_decode
+    projector.decode = slow_decode
 
 
 def run_forever(projector: Any) -> None:

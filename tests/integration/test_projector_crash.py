@@ -216,7 +216,7 @@ def test_a_projector_starting_while_another_is_mid_page_leaves_both_working(
     errors: dict[str, BaseException] = {}
     with main_projector(settings) as running:
         gate, decoded = threading.Event(), []
-        decode = running.log.mapper.to_domain_event
+        decode = running.decode
 
         def paused(notification: Any) -> Any:
             decoded.append(notification.id)
@@ -224,7 +224,7 @@ def test_a_projector_starting_while_another_is_mid_page_leaves_both_working(
                 gate.wait(60)
             return decode(notification)
 
-        running.log.mapper.to_domain_event = paused  # type: ignore[method-assign]
+        running.decode = paused
 
         def run(name: str, job: Any) -> threading.Thread:
             def guarded() -> None:

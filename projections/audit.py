@@ -1,10 +1,16 @@
-"""The audit trail: every event of every issue with actor, time, meeting and the leader in
-charge at that moment; the chain of leaders with their intervals; and each missed deadline
-attributed to whoever held the item when it passed."""
+"""The audit trail: every event of an issue with actor, time, meeting and the leader in charge at
+that moment; the chain of leaders with their intervals; and each missed deadline attributed to
+whoever held the item when it passed.
+
+The view keeps the chains of leaders and the missed deadlines of every issue (`leader_terms`,
+`missed_deadlines`), which the accountability ledger reads across issues. One issue's trail,
+event by event, is read from the event log itself (`trail`), by the same handlers run over its
+history in memory: a table with a row per issue event would be a second copy of the log, and
+writing it was about a third of a rebuild's time (bench/README.md)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import orjson
@@ -15,18 +21,6 @@ from projections.view import Appends, Keys, Names, View, ViewState, chunks, topi
 _BASE_FIELDS = ("originator_id", "originator_version", "timestamp", "originator_topic", "actor", "meeting_id")
 
 TABLES = {
-    "audit_events": """
-CREATE TABLE IF NOT EXISTS {audit_events} (
-    issue_id TEXT NOT NULL,
-    version INTEGER NOT NULL,
-    at TEXT NOT NULL,
-    event TEXT NOT NULL,
-    actor TEXT,
-    meeting_id TEXT,
-    leader TEXT,
-    detail TEXT NOT NULL,
-    PRIMARY KEY (issue_id, version)
-)""",
     "leader_terms": """
 CREATE TABLE IF NOT EXISTS {leader_terms} (
     issue_id TEXT NOT NULL,
@@ -58,7 +52,6 @@ INDEXES = [
 ]
 
 
-EVENT_COLUMNS = ("issue_id", "version", "at", "event", "actor", "meeting_id", "leader", "detail")
 TERM_COLUMNS = ("issue_id", "seq", "leader", "department", "started_at", "ended_at", "reason")
 MISSED_COLUMNS = ("issue_id", "deadline", "leader", "department", "level", "noticed_at", "outcome")
 _TERM_VALUES = values_of(TERM_COLUMNS)
@@ -128,14 +121,13 @@ class Terms:
 
 
 class State(ViewState):
-    """The audit rows a page adds, the deadlines it saw missed, and the leader chains."""
+    """The leader chains, and the deadlines a page saw missed."""
 
     def __init__(self, t: Names) -> None:
         self.terms = Terms(t["leader_terms"])
-        self.events = Appends(t["audit_events"], EVENT_COLUMNS)
         self.missed = Appends(t["missed_deadlines"], MISSED_COLUMNS)
         self.rows = (self.terms,)
-        self.appends = (self.events, self.missed)
+        self.appends = (self.missed,)
 
 
 def _assigned(state: State, event: Any, key: str, at: str) -> None:
@@ -175,8 +167,7 @@ def _reopened(state: State, event: Any, key: str, at: str) -> None:
         state.terms.start(key, last["leader"], last["department"], at, "reopened")
 
 
-# The events that move the leader chain or miss a deadline, besides their audit row (most events
-# only add the row: one lookup here is cheaper for them than a chain of comparisons).
+# The events that move the leader chain or miss a deadline: the view's handlers.
 _MOVES: dict[str, Callable[[State, Any, str, str], None]] = {
     "LeaderAssigned": _assigned,
     "LeadershipHandedOver": _handed_over,
@@ -189,35 +180,51 @@ _MOVES: dict[str, Callable[[State, Any, str, str], None]] = {
 
 
 def record(state: State, event: Any, key: str) -> None:
-    """Every issue event becomes one audit row; some also move the leader chain."""
-    name = type(event).__name__
-    at = iso(event.timestamp)
-    move = _MOVES.get(name)
-    if move is not None:
-        move(state, event, key, at)
-    term = state.terms.current(key)
-    leader = term["leader"] if term else getattr(event, "leader", None)
-    meeting = getattr(event, "meeting_id", None)
-    state.events.add(
-        (
-            key, event.originator_version, at, name, getattr(event, "actor", None),
-            str(meeting) if meeting else None, leader, _detail(event),
-        )
-    )  # fmt: skip
+    """Move the leader chain, or record a missed deadline."""
+    _MOVES[type(event).__name__](state, event, key, iso(event.timestamp))
 
 
-ISSUE_EVENTS = (
-    "Opened", "OpinionLinked", "LeaderAssigned", "LeadershipHandedOver", "DeadlineExtended",
-    "Escalated", "ReferredToStandingCommittee", "ProgressReported", "CoordinationRequested",
-    "CoordinationAnswered", "InspectionRecorded", "Disclosed", "ResolutionReported",
-    "EvaluationRecorded", "Closed", "ClosedAsFixed", "Reopened", "RegisteredAndExplained", "Revisited",
-    "ClockPaused", "ClockResumed", "ReminderDue",
-)  # fmt: skip
+def trail(history: Iterable[Any]) -> dict[str, list[dict[str, Any]]]:
+    """One issue's audit trail from its events, oldest first: each event with its actor, time,
+    meeting, the leader in charge once it had happened, and its own fields (`detail`); the chain of
+    leaders; and the missed deadlines. The chain and the missed deadlines are those the view holds
+    for the issue: the same handlers make them, here in memory."""
+    state = State({"leader_terms": "", "missed_deadlines": ""})
+    state.rebuilding()  # every row in memory: nothing to load
+    events = []
+    key = ""
+    for event in history:
+        key = str(event.originator_id)
+        name = type(event).__name__
+        if name in _MOVES:
+            record(state, event, key)
+        term = state.terms.current(key)
+        meeting = getattr(event, "meeting_id", None)
+        events.append(
+            {
+                "version": event.originator_version, "at": iso(event.timestamp), "event": name,
+                "actor": getattr(event, "actor", None), "meeting_id": str(meeting) if meeting else None,
+                "leader": term["leader"] if term else getattr(event, "leader", None),
+                "detail": orjson.loads(_detail(event)),
+            }
+        )  # fmt: skip
+    return {
+        "events": events,
+        "leaders": [
+            {column: term[column] for column in TERM_COLUMNS[1:]} for term in state.terms.chains.get(key, [])
+        ],
+        "missed_deadlines": sorted(
+            (dict(zip(MISSED_COLUMNS[1:], row[1:], strict=True)) for row in state.missed.rows),
+            key=lambda missed: str(missed["deadline"]),
+        ),
+    }
+
 
 VIEW = View(
     name="audit",
     tables=TABLES,
     state=State,
     indexes=INDEXES,
-    handlers={topic("Issue", name): record for name in ISSUE_EVENTS},
+    handlers={topic("Issue", name): record for name in _MOVES},
+    retired=("audit_events",),  # a row per issue event, until the trail was read from the log
 )

@@ -129,6 +129,7 @@ class Projector:
             # finishes before our index checks lock its tables, so the two never wait on each other.
             position = self._locked_position(tx)
             for view in self.views:
+                view.drop_retired(tx)
                 view.create_tables(tx, self.names[view.name])
                 view.create_indexes(tx, self.names[view.name])
             known = _view_markers(tx)

@@ -257,36 +257,6 @@ def overdue_items(db: ViewDB, *, now: datetime, limit: int = 1000) -> list[dict[
     return _rows(("issue_id", "number", "level", "deadline"), rows)
 
 
-def audit_trail(db: ViewDB, issue_id: str) -> dict[str, list[dict[str, Any]]]:
-    """Every event of one issue with actor, time, meeting and leader; the leader chain; missed deadlines."""
-    with db.read() as tx:
-        events = tx.fetchall(
-            "SELECT version, at, event, actor, meeting_id, leader, detail FROM audit_events "
-            "WHERE issue_id = ? ORDER BY version",
-            [issue_id],
-        )
-        terms = tx.fetchall(
-            "SELECT seq, leader, department, started_at, ended_at, reason FROM leader_terms "
-            "WHERE issue_id = ? ORDER BY seq",
-            [issue_id],
-        )
-        missed = tx.fetchall(
-            "SELECT deadline, leader, department, level, noticed_at, outcome FROM missed_deadlines "
-            "WHERE issue_id = ? ORDER BY deadline",
-            [issue_id],
-        )
-    event_rows = _rows(("version", "at", "event", "actor", "meeting_id", "leader", "detail"), events)
-    for row in event_rows:
-        row["detail"] = json.loads(row["detail"])
-    return {
-        "events": event_rows,
-        "leaders": _rows(("seq", "leader", "department", "started_at", "ended_at", "reason"), terms),
-        "missed_deadlines": _rows(
-            ("deadline", "leader", "department", "level", "noticed_at", "outcome"), missed
-        ),
-    }
-
-
 def ledger(db: ViewDB, *, by: str = "leader") -> list[dict[str, Any]]:
     """The accountability ledger per leader or department: items led, held now, missed deadlines,
     items closed, closed without a missed deadline, reopened, and mean satisfaction."""

@@ -44,6 +44,8 @@ class View:
     handlers: dict[str, Handler] = field(default_factory=dict)
     # Tables only SQLite has (a full-text index, say): absent from `names` on PostgreSQL.
     sqlite_tables: dict[str, str] = field(default_factory=dict)
+    # Tables an earlier version of the view kept and this one no longer does: dropped at start-up.
+    retired: tuple[str, ...] = ()
 
     def names(self, suffix: str = "", *, dialect: str = "sqlite") -> dict[str, str]:
         """Physical table names for this view in a database of `dialect` (with a suffix while rebuilding)."""
@@ -54,6 +56,10 @@ class View:
         for table, ddl in {**self.tables, **self.sqlite_tables}.items():
             if table in names:
                 tx.execute(ddl.format(**names))
+
+    def drop_retired(self, tx: Tx) -> None:
+        for table in self.retired:
+            tx.execute(f"DROP TABLE IF EXISTS {table}")
 
     def create_indexes(self, tx: Tx, names: Names) -> None:
         for ddl in self.indexes:

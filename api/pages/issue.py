@@ -39,7 +39,7 @@ from api.routes.opinions import answer_opinion
 from domain.errors import CaselineError
 from domain.issue import WORKING, Issue
 from domain.rules import DISCLOSABLE_FIELDS, Horizon, Role, Stage, Verdict
-from projections.queries import audit_trail
+from projections.audit import trail
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
 ENDPOINTS: dict[str, Callable[..., dict[str, object]]] = api_issues.ACTION_CALLS
@@ -261,7 +261,7 @@ def opinions_of(page: Page, issue: Issue) -> list[dict[str, Any]]:
 def issue_page(page: Page, ref: str, status: int = 200, **context: Any) -> Response:
     who = page.require(*STAFF)
     issue = reachable_issue(page.svc, who, ref)
-    trail = audit_trail(page.svc.projector.db, str(issue.id))
+    history = trail(page.svc.workflow.history(issue.id))
     labels: dict[str, str] = {}
     events = [
         {
@@ -269,7 +269,7 @@ def issue_page(page: Page, ref: str, status: int = 200, **context: Any) -> Respo
             "meeting": meeting_label(page, row["meeting_id"], labels) if row["meeting_id"] else "",
             "facts": describe(page, row),
         }
-        for row in trail["events"]
+        for row in history["events"]
     ]
     actions = [a for a in ACTIONS.values() if who.role in a.roles and a.when(issue)]
     return page.render(
@@ -278,8 +278,8 @@ def issue_page(page: Page, ref: str, status: int = 200, **context: Any) -> Respo
         issue=issue,
         overdue=issue.is_overdue(page.now()),
         events=events,
-        leaders=trail["leaders"],
-        missed=trail["missed_deadlines"],
+        leaders=history["leaders"],
+        missed=history["missed_deadlines"],
         opinions=opinions_of(page, issue),
         actions=actions,
         names={a.name for a in actions},

@@ -18,12 +18,10 @@ from api.deps import (
     Services,
     ServicesDep,
     Supervisor,
-    WaitFor,
     answer,
     command,
     reachable_issue,
     run_command,
-    wait_for,
 )
 from api.errors import ERROR_RESPONSES
 from api.security import Principal
@@ -31,7 +29,7 @@ from domain.errors import NotPermittedError
 from domain.issue import Issue
 from domain.rules import Role
 from domain.workflow import IssueRef, Result, Workflow
-from projections.queries import audit_trail
+from projections.audit import trail
 
 router = APIRouter(prefix="/api/issues", tags=["issues"], responses=ERROR_RESPONSES)
 RefPath = Annotated[str, Path(min_length=1, max_length=40, description="Issue number (2026-0041) or id")]
@@ -318,8 +316,8 @@ def answer_coordination(
 
 
 @router.get("/{ref}/audit", summary="The audit trail of an item")
-def audit(ref: RefPath, svc: ServicesDep, who: PrincipalDep, wait: WaitFor = None) -> dict[str, Any]:
-    """Every event with actor, time, meeting and leader; the leader chain; missed deadlines."""
+def audit(ref: RefPath, svc: ServicesDep, who: PrincipalDep) -> dict[str, Any]:
+    """Every event with actor, time, meeting and leader; the leader chain; missed deadlines. Read
+    from the event log itself, so it includes every write already answered."""
     issue = reachable_issue(svc, who, ref)
-    wait_for(svc, wait)
-    return audit_trail(svc.projector.db, str(issue.id))
+    return trail(svc.workflow.history(issue.id))

@@ -332,11 +332,11 @@ def test_contact_details_reach_no_stored_event(seeded: Seeded) -> None:
 
 def test_contact_details_reach_no_view_table(seeded: Seeded) -> None:
     tables = every_table(seeded)
-    assert {"board", "register", "audit_events", "opinions"} <= set(tables)
+    assert {"board", "register", "leader_terms", "opinions"} <= set(tables)
     for name, text in tables.items():
         assert hits(text, seeded.contact_canaries) == [], name
-    # Control: private notes do reach the audit trail (supervisors only), so the tables were read.
-    assert "HANDOVER-REASON" in hits(tables["audit_events"], seeded.private_canaries)
+    # Control: private notes do reach the leader chains (supervisors only), so the tables were read.
+    assert "HANDOVER-REASON" in hits(tables["leader_terms"], seeded.private_canaries)
 
 
 def test_no_sqlite_file_but_the_contacts_one_holds_contact_bytes(seeded: Seeded) -> None:

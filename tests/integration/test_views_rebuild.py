@@ -43,7 +43,7 @@ from domain.errors import CaselineError
 from domain.issue import Issue
 from domain.rules import DISCLOSABLE_FIELDS, Actor, Role
 from domain.workflow import Workflow
-from projections import queries
+from projections import audit, queries
 from projections.open311 import trailer
 from projections.projector import VIEWS_BY_NAME, Projector
 from projections.store import iso
@@ -571,7 +571,7 @@ class ViewsMachine(RuleBasedStateMachine):
     def check_audit_trails(self) -> None:
         for issue_id in self.issues:
             history = self.wf.history(issue_id)
-            trail = queries.audit_trail(self.projector.db, str(issue_id))
+            trail = audit.trail(history)
             # Every event once, in order, with the leader in charge once it had happened.
             state: Any = None
             in_charge = []
@@ -589,6 +589,20 @@ class ViewsMachine(RuleBasedStateMachine):
                 for e in history
                 if type(e).__name__ in ("Escalated", "ReferredToStandingCommittee")
             )
+            # ...and the view holds the same chain and missed deadlines for the ledger to read.
+            with self.projector.db.read() as tx:
+                terms = tx.fetchall(
+                    "SELECT seq, leader, department, started_at, ended_at, reason FROM leader_terms "
+                    "WHERE issue_id = ? ORDER BY seq",
+                    [str(issue_id)],
+                )
+                missed = tx.fetchall(
+                    "SELECT deadline, leader, department, level, noticed_at, outcome FROM missed_deadlines "
+                    "WHERE issue_id = ? ORDER BY deadline",
+                    [str(issue_id)],
+                )
+            assert [tuple(term.values()) for term in trail["leaders"]] == [tuple(row) for row in terms]
+            assert [tuple(m.values()) for m in trail["missed_deadlines"]] == [tuple(row) for row in missed]
 
     def check_feedback_against_the_opinions(self) -> None:
         with self.projector.db.transaction() as tx:
@@ -661,3 +675,28 @@ def test_live_views_equal_a_rebuild_from_zero_after_random_commands(settings: Se
             suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
         ),
     )
+
+
+def test_a_table_the_audit_view_no_longer_keeps_is_dropped_at_start_up(settings: Settings) -> None:
+    # Given a view database from before the audit trail was read from the log, with its copy of it
+    projector = build_projector(settings)
+    with projector.db.transaction() as tx:
+        tx.execute("CREATE TABLE audit_events (issue_id TEXT, version INTEGER, detail TEXT)")
+    projector.db.close()
+    projector.log.close()
+    # When a projector starts on it
+    projector = build_projector(settings)
+    try:
+        # Then the retired table is gone and the view's own tables are there
+        listing = (
+            "SELECT name FROM sqlite_master WHERE type = 'table'"
+            if projector.db.dialect == "sqlite"
+            else "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema()"
+        )
+        with projector.db.read() as tx:
+            tables = {row[0] for row in tx.fetchall(listing)}
+        assert "audit_events" not in tables
+        assert {"leader_terms", "missed_deadlines"} <= tables
+    finally:
+        projector.db.close()
+        projector.log.close()

@@ -110,7 +110,8 @@ class Projector:
         return dispatch
 
     def ensure_tables(self) -> None:
-        """Create the tables, and fill any view that is new to this database from the whole log."""
+        """Create the tables, and fill any view that is new to this database, or whose version is, from
+        the whole log."""
         postgres = self.db.dialect == "postgres"
         with self.db.transaction() as tx:
             if postgres:
@@ -127,31 +128,34 @@ class Projector:
                 tx.execute("SELECT pg_advisory_xact_lock(4242424201)")
             # Lock the position row before any DDL, as every page does first: a running page
             # finishes before our index checks lock its tables, so the two never wait on each other.
-            position = self._locked_position(tx)
+            self._locked_position(tx)
+            known = _view_markers(tx)
             for view in self.views:
                 view.drop_retired(tx)
                 view.create_tables(tx, self.names[view.name])
-                view.create_indexes(tx, self.names[view.name])
-            known = _view_markers(tx)
-        # A view added after the log began would only see new events: fill it from the start first.
-        # Its marker is written after the rebuild, so a crash in between just rebuilds it again.
-        if all(f"view:{view.name}" in known for view in self.views):
+                if view.marker in known:  # a view to be filled gets its indexes when it is swapped in
+                    view.create_indexes(tx, self.names[view.name])
+        # A view added after the log began would only see new events, and one whose version changed
+        # has tables of another shape: fill either from the start first. Its marker is written
+        # after the rebuild, so a crash in between just rebuilds it again.
+        if all(view.marker in known for view in self.views):
             return
         # Several processes (projector, API workers, schedulers) may start together: one fills,
         # the others wait for it and then find the markers written.
         with self.db.rebuild_lock():
             with self.db.read() as tx:
                 known = _view_markers(tx)
-            new = [view.name for view in self.views if f"view:{view.name}" not in known]
-            if new and position > 0:
-                self._rebuild(new, progress=None)
+            pending = [view for view in self.views if view.marker not in known]
+            if pending:
+                self._rebuild([view.name for view in pending], progress=None)
             with self.db.transaction() as tx:
-                for name in new:
+                for view in pending:
+                    # (the markers of the view's earlier versions go)
                     tx.execute(
-                        f"INSERT INTO {TRACKING} (name, position) VALUES (?, 0) "
-                        "ON CONFLICT (name) DO NOTHING",
-                        [f"view:{name}"],
+                        f"DELETE FROM {TRACKING} WHERE name = ? OR name LIKE ?",
+                        [f"view:{view.name}", f"view:{view.name}:v%"],
                     )
+                    tx.execute(f"INSERT INTO {TRACKING} (name, position) VALUES (?, 0)", [view.marker])
 
     # -- following the log --------------------------------------------------------------
 
@@ -417,7 +421,7 @@ def _old_objects_frozen() -> Iterator[None]:
 
 
 def _view_markers(tx: Tx) -> set[str]:
-    """The views this database has been filled for (`view:<name>` rows of the tracking table)."""
+    """The views this database has been filled for (`View.marker` rows of the tracking table)."""
     return {row[0] for row in tx.fetchall(f"SELECT name FROM {TRACKING} WHERE name LIKE 'view:%'")}
 
 

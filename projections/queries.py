@@ -330,20 +330,22 @@ def unanswered(
 
 
 def public_register(db: ViewDB, *, now: datetime, page: int = 1, page_size: int = 50) -> Page:
-    """Disclosed items as published, newest disclosure first, overdue flagged from the published deadline."""
+    """Disclosed items as published, newest disclosure first; an open item is overdue once its
+    published deadline has passed."""
     page = max(1, page)
     page_size = min(max(1, page_size), MAX_PAGE_SIZE)
     with db.read() as tx:
         rows = tx.fetchall(
             "SELECT issue_id, number, published, published_where, deadline, first_disclosed_at, "
-            "last_disclosed_at FROM register ORDER BY last_disclosed_at DESC, number LIMIT ? OFFSET ?",
+            "last_disclosed_at, closed FROM register "
+            "ORDER BY last_disclosed_at DESC, number LIMIT ? OFFSET ?",
             [page_size, (page - 1) * page_size],
         )
         total_row = tx.fetchone("SELECT COUNT(*) FROM register")
     result = []
-    for issue_id, number, published, where, deadline, first, last in rows:
+    for issue_id, number, published, where, deadline, first, last, closed in rows:
         fields = json.loads(published)
-        overdue = bool(deadline) and datetime.fromisoformat(deadline) < now and "outcome" not in fields
+        overdue = bool(deadline) and not closed and datetime.fromisoformat(deadline) < now
         result.append(
             {
                 "issue_id": issue_id, "number": number, "published": fields, "where": where,
@@ -363,7 +365,7 @@ def satisfaction(db: ViewDB, *, by: str = "area", target: float = 0.95) -> list[
         rows = tx.fetchall(
             f"SELECT {by}, COUNT(*), SUM(satisfied), SUM(basically), SUM(dissatisfied), "
             "SUM(CASE WHEN outcome = 'closed' THEN 1 ELSE 0 END) "
-            f"FROM conclusions GROUP BY {by} ORDER BY {by}"
+            f"FROM conclusions GROUP BY {by} ORDER BY {by} IS NULL, {by}"  # none last, on both stores
         )
     result = []
     for key, rounds, sat, basic, dis, closed in rows:

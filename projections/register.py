@@ -1,7 +1,10 @@
 """The public register: an allow-list built only from what disclosure events published.
 
 Nothing else reaches it: no reporter, no opinion text, no field an officer did not choose
-to publish. Later disclosures update the fields they publish; the rest stay as published."""
+to publish. Later disclosures update the fields they publish; the rest stay as published.
+Besides, it follows whether a disclosed item is closed (its lifecycle, which Open311 shows the
+public too), so a published deadline counts as missed only while the item is open: a closed item
+can no longer be disclosed, so its last published deadline would otherwise stay "missed" forever."""
 
 from __future__ import annotations
 
@@ -20,7 +23,8 @@ CREATE TABLE IF NOT EXISTS {register} (
     deadline TEXT,
     first_disclosed_at TEXT NOT NULL,
     last_disclosed_at TEXT NOT NULL,
-    disclosures INTEGER NOT NULL
+    disclosures INTEGER NOT NULL,
+    closed INTEGER NOT NULL DEFAULT 0
 )"""
 
 INDEXES = ["CREATE INDEX IF NOT EXISTS ix_register_last ON {register} (last_disclosed_at)"]
@@ -28,7 +32,7 @@ INDEXES = ["CREATE INDEX IF NOT EXISTS ix_register_last ON {register} (last_disc
 
 COLUMNS = (
     "issue_id", "number", "published", "published_where", "deadline", "first_disclosed_at",
-    "last_disclosed_at", "disclosures",
+    "last_disclosed_at", "disclosures", "closed",
 )  # fmt: skip
 
 
@@ -54,8 +58,17 @@ def disclosed(state: State, event: Any, key: str) -> None:
             "published_where": event.where, "deadline": published.get("deadline"),
             "first_disclosed_at": row["first_disclosed_at"] if row else at, "last_disclosed_at": at,
             "disclosures": row["disclosures"] + 1 if row else 1,
+            "closed": 0,  # only an open item can be disclosed
         }
     )  # fmt: skip
+
+
+def closed(state: State, event: Any, key: str) -> None:
+    state.register.change(key, closed=1)  # (nothing for an item never disclosed)
+
+
+def reopened(state: State, event: Any, key: str) -> None:
+    state.register.change(key, closed=0)
 
 
 VIEW = View(
@@ -63,5 +76,11 @@ VIEW = View(
     tables={"register": TABLE},
     state=State,
     indexes=INDEXES,
-    handlers={topic("Issue", "Disclosed"): disclosed},
+    handlers={
+        topic("Issue", "Disclosed"): disclosed,
+        topic("Issue", "Closed"): closed,
+        topic("Issue", "ClosedAsFixed"): closed,
+        topic("Issue", "Reopened"): reopened,
+    },
+    version=2,  # 2: `closed`
 )

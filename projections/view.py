@@ -46,6 +46,14 @@ class View:
     sqlite_tables: dict[str, str] = field(default_factory=dict)
     # Tables an earlier version of the view kept and this one no longer does: dropped at start-up.
     retired: tuple[str, ...] = ()
+    # Raised when the tables' shape or meaning changes: a database filled by an earlier version
+    # has the view rebuilt from the log at start-up (`Projector.ensure_tables`).
+    version: int = 1
+
+    @property
+    def marker(self) -> str:
+        """The tracking row saying a database holds this version of the view, filled from the log."""
+        return f"view:{self.name}" if self.version == 1 else f"view:{self.name}:v{self.version}"
 
     def names(self, suffix: str = "", *, dialect: str = "sqlite") -> dict[str, str]:
         """Physical table names for this view in a database of `dialect` (with a suffix while rebuilding)."""

@@ -12,6 +12,7 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
+from api.settings import Settings
 from domain.clock import FakeClock
 from domain.contacts import Contact
 from domain.rules import Actor, Role
@@ -19,6 +20,7 @@ from domain.workflow import Workflow
 from projections import queries
 from projections.projector import Projector
 from tests.conftest import StoreFactory
+from tests.integration.viewtools import main_projector
 
 RECORDER = Actor("Recorder Zhao", role=Role.RECORDER)
 OFFICER = Actor("Officer Wang")
@@ -186,3 +188,80 @@ def test_the_register_flags_an_item_overdue_once_its_published_deadline_has_pass
     assert overdue(at(5, 31, 0, 59)) == {"2026-0002": False, "2026-0001": False}
     assert overdue(at(5, 31, 1, 0)) == {"2026-0002": False, "2026-0001": False}
     assert overdue(at(5, 31, 1, 1)) == {"2026-0002": True, "2026-0001": False}
+
+
+def evaluated(workflow: Any, issue: str, satisfied: int, dissatisfied: int, **conclude: Any) -> str:
+    """The people's verdicts on the resolved item, then the conclusion; the outcome."""
+    workflow.report_resolution(OFFICER, issue, summary="Six lamps lit.")
+    for n in range(satisfied + dissatisfied):
+        verdict = "satisfied" if n < satisfied else "dissatisfied"
+        workflow.record_evaluation(OFFICER, issue, evaluator=f"Representative {n}", verdict=verdict)
+    return str(workflow.conclude_evaluation(OFFICER, issue, **conclude).detail["outcome"])
+
+
+def test_a_closed_item_is_not_overdue_past_its_last_published_deadline(
+    make_workflow: StoreFactory, projector: Projector, clock: FakeClock
+) -> None:
+    # Given the story's lane, published due 31 May 01:00, closed by the people's evaluation on 20 May
+    workflow = make_workflow(working_days=False)
+    dark_lane_and_two_more(workflow, clock)
+    clock.set(at(5, 20))
+    assert evaluated(workflow, "2026-0002", satisfied=20, dissatisfied=0) == "closed"
+    projector.catch_up()
+    # When the register is read after the deadline it last published
+    rows = {row["number"]: row for row in register_rows(projector, now=at(6, 1))}
+    # Then it is not flagged overdue (a closed item can no longer be disclosed: the flag would stay)
+    assert rows["2026-0002"]["overdue"] is False
+
+
+def test_an_item_reopened_by_evaluation_is_overdue_past_its_new_published_deadline(
+    make_workflow: StoreFactory, projector: Projector, clock: FakeClock
+) -> None:
+    # Given the story's lane, reopened by a dissatisfied evaluation on 20 May with a deadline of 10 June,
+    # and its outcome and new deadline disclosed
+    workflow = make_workflow(working_days=False)
+    dark_lane_and_two_more(workflow, clock)
+    clock.set(at(5, 20))
+    outcome = evaluated(workflow, "2026-0002", satisfied=10, dissatisfied=10, new_deadline=at(6, 10))
+    assert outcome == "reopened"
+    workflow.disclose(OFFICER, "2026-0002", fields=["outcome", "deadline"], where="online register")
+    projector.catch_up()
+
+    def overdue(now: datetime) -> bool:
+        return {row["number"]: row["overdue"] for row in register_rows(projector, now)}["2026-0002"]
+
+    # Then it is overdue once 10 June has passed, as any open item past its published deadline
+    assert overdue(at(6, 9)) is False
+    assert overdue(at(6, 20)) is True
+
+
+def test_a_register_filled_by_its_first_version_is_rebuilt_with_the_closed_items_at_start_up(
+    make_workflow: StoreFactory, projector: Projector, clock: FakeClock, settings: Settings
+) -> None:
+    # Given the story's lane closed, and a view database as the register's first version left it:
+    # no `closed` column, and the first version's marker
+    workflow = make_workflow(working_days=False)
+    dark_lane_and_two_more(workflow, clock)
+    clock.set(at(5, 20))
+    assert evaluated(workflow, "2026-0002", satisfied=20, dissatisfied=0) == "closed"
+    projector.catch_up()
+    before = register_rows(projector, now=at(6, 1))
+    with projector.db.transaction() as tx:
+        tx.execute("ALTER TABLE register DROP COLUMN closed")
+        tx.execute("DELETE FROM projection_tracking WHERE name = 'view:register:v2'")
+        tx.execute("INSERT INTO projection_tracking (name, position) VALUES ('view:register', 0)")
+    # When a projector starts on it
+    with main_projector(settings) as restarted:
+        # Then the register was rebuilt from the log: the same rows, the lane known to be closed,
+        # and only the current version's marker
+        assert register_rows(restarted, now=at(6, 1)) == before
+        with restarted.db.read() as tx:
+            closed = dict(tx.fetchall("SELECT number, closed FROM register"))
+            markers = [
+                row[0]
+                for row in tx.fetchall(
+                    "SELECT name FROM projection_tracking WHERE name LIKE 'view:register%'"
+                )
+            ]
+        assert closed == {"2026-0001": 0, "2026-0002": 1}
+        assert markers == ["view:register:v2"]

@@ -156,3 +156,23 @@ def test_rates_per_period_count_each_round_in_the_month_it_concluded(rated: Proj
         ("2026-06", 2, 1, 23, 19, 2, 2, 0.913, False),  # R1 + R2: 21 of 23
         ("2026-07", 3, 2, 24, 22, 1, 1, 0.9583, True),  # R3 + R4 + R5: 23 of 24
     ]
+
+
+def test_the_rates_of_items_with_no_unit_come_last_on_both_stores(
+    rated: Projector, workflow: Workflow, clock: FakeClock
+) -> None:
+    # Given, beside the story, an item opened in no unit and closed by its first round
+    clock.set(at(8, 3))
+    road = workflow.open_issue(
+        OFFICER, title="Potholes on the county road", area="development", level="town", horizon="near"
+    ).id
+    workflow.assign_leader(
+        OFFICER, road, leader="Li", department="Roads office", goals=["road even"], measures=["patch"],
+        deadline=at(9, 1),
+    )  # fmt: skip
+    workflow.report_resolution(OFFICER, road, summary="Patched.")
+    assert evaluate(workflow, road, {"satisfied": 3}) == "closed"
+    rated.catch_up()
+    # When the rates are read per unit
+    # Then the row of no unit follows the units' rows, on SQLite as on PostgreSQL
+    assert [row[0] for row in rates(rated, "unit")] == ["grid 4", "grid 5", None]

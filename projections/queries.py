@@ -10,7 +10,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from projections.board import CLOCK_RUNNING
+from projections.board import CLOCK_RUNNING, TEXT_BOARD_ROWID
 from projections.store import ViewDB, from_iso, iso
 
 WORKING = ("assigned", "in_progress")
@@ -177,7 +177,7 @@ def _board_by_text(
         clauses, params = _board_where(replace(f, text=None), now, with_stage=False)
         clauses.insert(0, "board_text MATCH ?")
         params.insert(0, '"' + needle.replace('"', '""') + '"')
-        source = "board_text JOIN board ON board.rowid = board_text.rowid"
+        source = f"board_text JOIN board ON board.rowid = {TEXT_BOARD_ROWID}"
     else:
         clauses, params = _board_where(f, now, with_stage=False)
         source = "board"

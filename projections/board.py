@@ -85,8 +85,9 @@ TEXT_ROWID = (
     + " ".join(f"WHEN '{stage}' THEN {code}" for stage, code in STAGE_CODES.items())
     + " END)"
 )
-# A key's board rowid, for the board's queries.
+# A key's board rowid and stage code, for the board's queries.
 TEXT_BOARD_ROWID = f"((board_text.rowid >> {STAGE_BITS}) & {(TEXT_KEYED >> STAGE_BITS) - 1})"
+TEXT_STAGE_CODE = f"(board_text.rowid & {(1 << STAGE_BITS) - 1})"
 # A board from before the text index, or one just rebuilt (its text index is filled here, in the
 # swap, rather than page by page), fills the index from its rows.
 FILL_TEXT = (
@@ -158,7 +159,7 @@ class State(ViewState):
         self.counts: Counter[tuple[Any, ...]] = Counter()
         self.t = t
         # For the text index (SQLite): items new in this page; items whose stage changed in it, with
-        # the stage they had before it (their entry's rowid holds it) and their row.
+        # the stage they had before it (their entry's key holds it) and their row.
         self.opened: list[str] = []
         self.moved: dict[str, tuple[str, dict[str, Any]]] = {}
         self.text_later = False

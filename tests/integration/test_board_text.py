@@ -8,8 +8,9 @@ PostgreSQL scans with ILIKE. Both ignore case (SQLite for ASCII letters; the tit
 no other cased letters).
 
 The index keys each entry by its item's stage, so an item that changes stage must have its entry
-moved: every search must give the page, total and counts that filtering the unfiltered board
-gives, for every sort, direction, stage and page.
+moved; and a search alone finds its page by walking the sort's index or by looking every match
+up, whichever it expects to be cheaper: every plan must give the page, total and counts that
+filtering the unfiltered board gives, for every sort, direction, stage and page.
 """
 
 from __future__ import annotations
@@ -239,6 +240,31 @@ def test_a_text_search_gives_every_page_as_a_substring_check_does(
     live, rebuilt = moving_board
     for where, db in (("live", live), ("rebuilt", rebuilt)):
         # When it is searched every way, then every answer is the substring check's
+        check_every_page(db, clock.now(), where)
+
+
+# The ways a text search alone finds its page on SQLite, each forced (in the test above the board
+# chooses: here it walks for dense texts and looks every match up for sparse ones or deep pages).
+PLANS = {
+    "walk": {"WALK_PER_MATCH": ITEMS * 1000},
+    "lookups": {"WALK_PER_MATCH": 0},
+    "walk falls short": {"WALK_PER_MATCH": ITEMS * 1000, "WALK_SLACK": 0.1, "WALK_FLOOR": 0},
+}
+
+
+@pytest.mark.parametrize("plan", PLANS)
+@pytest.mark.parametrize("settings", ["sqlite"], indirect=True)
+def test_each_plan_of_a_text_search_gives_every_page_as_a_substring_check_does(
+    moving_board: tuple[ViewDB, ViewDB], clock: FakeClock, plan: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given the live and the rebuilt board on SQLite, its items moved along after being indexed
+    for name, value in PLANS[plan].items():
+        monkeypatch.setattr(queries, name, value)
+    live, rebuilt = moving_board
+    for where, db in (("live", live), ("rebuilt", rebuilt)):
+        # When it is searched with this plan for dense, sparse and absent texts, narrowed by stage
+        # or not, in every sort both ways, a page at a time and past the end
+        # Then each page, total and the counts per stage are those of a substring check
         check_every_page(db, clock.now(), where)
 
 

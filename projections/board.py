@@ -66,17 +66,37 @@ FILL = (
 
 # On SQLite, a trigram full-text index of each item's title and number (neither ever changes),
 # so a text search reads the matching items instead of scanning the board (`queries.board`).
-# Contentless: it holds the index alone, keyed by the board's rowid. PostgreSQL scans with ILIKE.
+# Contentless: it holds the index alone. PostgreSQL scans with ILIKE. An entry's key (rowid) is the
+# board row's rowid with the item's stage code in its low bits (TEXT_ROWID), so a search counts its
+# matches per stage from the index alone, and reads them in the board's rowid order; an item that
+# changes stage has its entry moved (`State.index_text`).
 TEXT = (
     "CREATE VIRTUAL TABLE IF NOT EXISTS {board_text} "
     "USING fts5(title, number, content='', tokenize='trigram')"
 )
+# Stored in the text index's keys: never renumber a stage; a new one takes the next code.
+STAGE_CODES = {"opened": 1, "registered": 2, "assigned": 3, "in_progress": 4, "resolved": 5, "closed": 6}
+STAGE_BITS = 4  # room for 15 codes
+# Set in every key: a key below it is the bare rowid of an index filled before keys held the stage,
+# which is told apart and refilled (`BoardView.create_indexes`).
+TEXT_KEYED = 1 << 62
+TEXT_ROWID = (
+    f"({TEXT_KEYED} | (rowid << {STAGE_BITS}) | CASE stage "
+    + " ".join(f"WHEN '{stage}' THEN {code}" for stage, code in STAGE_CODES.items())
+    + " END)"
+)
+# A key's board rowid and stage code, for the board's queries.
+TEXT_BOARD_ROWID = f"((board_text.rowid >> {STAGE_BITS}) & {(TEXT_KEYED >> STAGE_BITS) - 1})"
+TEXT_STAGE_CODE = f"(board_text.rowid & {(1 << STAGE_BITS) - 1})"
 # A board from before the text index, or one just rebuilt (its text index is filled here, in the
 # swap, rather than page by page), fills the index from its rows.
 FILL_TEXT = (
-    "INSERT INTO {board_text} (rowid, title, number) SELECT rowid, title, number FROM {board} "
+    f"INSERT INTO {{board_text}} (rowid, title, number) SELECT {TEXT_ROWID}, title, number FROM {{board}} "
     "WHERE NOT EXISTS (SELECT 1 FROM {board_text})"
 )
+# A text index keyed the old way is emptied, then refilled.
+OLD_TEXT = f"SELECT 1 FROM {{board_text}} WHERE rowid < {TEXT_KEYED} LIMIT 1"
+EMPTY_TEXT = "INSERT INTO {board_text} ({board_text}) VALUES ('delete-all')"
 
 # Items whose deadline clock is running: the overdue index's predicate. Every query meant to read
 # through that index repeats it word for word (SQLite uses a partial index only for a WHERE that
@@ -112,7 +132,7 @@ COLUMNS = (
 
 @dataclass(frozen=True)
 class BoardView(View):
-    """The board's tables; counts missing beside an existing board are filled from it."""
+    """The board's tables; counts and a text index missing beside an existing board are filled from it."""
 
     def create_tables(self, tx: Tx, names: Names) -> None:
         super().create_tables(tx, names)
@@ -121,6 +141,8 @@ class BoardView(View):
     def create_indexes(self, tx: Tx, names: Names) -> None:
         super().create_indexes(tx, names)
         if "board_text" in names:
+            if tx.fetchone(OLD_TEXT.format(**names)):
+                tx.execute(EMPTY_TEXT.format(**names))
             tx.execute(FILL_TEXT.format(**names))
 
 
@@ -136,7 +158,10 @@ class State(ViewState):
         self.rows = (self.board,)
         self.counts: Counter[tuple[Any, ...]] = Counter()
         self.t = t
-        self.opened: list[str] = []  # items new in this page, for the text index (SQLite)
+        # For the text index (SQLite): items new in this page; items whose stage changed in it, with
+        # the stage they had before it (their entry's key holds it) and their row.
+        self.opened: list[str] = []
+        self.moved: dict[str, tuple[str, dict[str, Any]]] = {}
         self.text_later = False
 
     def rebuilding(self, *, empty: bool = True) -> None:
@@ -155,19 +180,41 @@ class State(ViewState):
         if after != before:
             self.counts[before] -= 1
             self.counts[after] += 1
+            if after[0] != before[0]:
+                self.moved.setdefault(key, (before[0], row))
         return row
 
     def end(self, tx: Tx, *, final: bool = True) -> None:
         super().end(tx, final=final)
-        if final and self.opened and "board_text" in self.t and not self.text_later:
-            for part in chunks(self.opened):
-                tx.execute(
-                    f"INSERT INTO {self.t['board_text']} (rowid, title, number) "
-                    f"SELECT rowid, title, number FROM {self.t['board']} "
-                    f"WHERE issue_id IN ({', '.join('?' * len(part))})",
-                    part,
-                )
+        if final and "board_text" in self.t and not self.text_later:
+            self.index_text(tx)
         self.opened = []
+        self.moved = {}
+
+    def index_text(self, tx: Tx) -> None:
+        """Index the page's new items, and move the entries of those whose stage changed (after the
+        rows are written: the entries are read from them)."""
+        board, text = self.t["board"], self.t["board_text"]
+        new = set(self.opened)
+        moved = [
+            (STAGE_CODES[stage], key)
+            for key, (stage, row) in self.moved.items()
+            if key not in new and row["stage"] != stage
+        ]
+        # A contentless index deletes an entry given the values it was indexed with: the item's
+        # title and number, which never change, under the key of the stage it had.
+        if moved:
+            tx.executemany(
+                f"INSERT INTO {text} ({text}, rowid, title, number) SELECT 'delete', "
+                f"{TEXT_KEYED} | (rowid << {STAGE_BITS}) | ?, title, number FROM {board} WHERE issue_id = ?",
+                moved,
+            )
+        for part in chunks([*self.opened, *(key for _, key in moved)]):
+            tx.execute(
+                f"INSERT INTO {text} (rowid, title, number) SELECT {TEXT_ROWID}, title, number "
+                f"FROM {board} WHERE issue_id IN ({', '.join('?' * len(part))})",
+                part,
+            )
 
     def write_more(self, tx: Tx) -> None:
         moved = [(*key, delta) for key, delta in self.counts.items() if delta]

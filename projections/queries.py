@@ -5,12 +5,13 @@ order (a unique last sort key), so pages and exports are stable."""
 from __future__ import annotations
 
 import json
+import math
 from collections import Counter
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from projections.board import CLOCK_RUNNING
+from projections.board import CLOCK_RUNNING, STAGE_CODES, TEXT_BOARD_ROWID, TEXT_STAGE_CODE
 from projections.store import ViewDB, from_iso, iso
 
 WORKING = ("assigned", "in_progress")
@@ -25,6 +26,14 @@ BOARD_SORTS = {
     "updated": "updated_at",
     "opened": "opened_at",
 }
+# The SQLite indexes that hold the board in each sort's order, and one stage's column in it.
+SORT_INDEXES = {
+    "deadline": "ix_board_by_deadline",
+    "number": "ix_board_number",
+    "updated": "ix_board_updated",
+    "opened": "ix_board_opened",
+}
+STAGE_SORT_INDEXES = {"deadline": "ix_board_stage_by_deadline", "updated": "ix_board_stage_updated"}
 MAX_PAGE_SIZE = 500
 
 
@@ -117,16 +126,9 @@ def _board_index(f: BoardFilter, sort: str) -> str | None:
         return "ix_board_committee"
     if f.overdue:
         return "ix_board_overdue"
-    if f.stage is not None and sort in ("deadline", "updated"):
-        return {"deadline": "ix_board_stage_by_deadline", "updated": "ix_board_stage_updated"}[sort]
     if f.stage is not None:
-        return "ix_board_stage_deadline"
-    return {
-        "deadline": "ix_board_by_deadline",
-        "number": "ix_board_number",
-        "updated": "ix_board_updated",
-        "opened": "ix_board_opened",
-    }[sort]
+        return STAGE_SORT_INDEXES.get(sort, "ix_board_stage_deadline")
+    return SORT_INDEXES[sort]
 
 
 def _board_counts(tx: Any, f: BoardFilter, now: datetime, sqlite: bool) -> dict[str, int]:
@@ -165,19 +167,113 @@ def _board_counts(tx: Any, f: BoardFilter, now: datetime, sqlite: bool) -> dict[
     return {stage: int(n) for stage, n in rows}
 
 
+def _phrase(needle: str) -> str:
+    """A phrase query of the trigram index: the same substring match as LIKE, folding case as LIKE
+    does for ASCII."""
+    return '"' + needle.replace('"', '""') + '"'
+
+
+# Each stage's matches of a text, counted as the trigram index is read (`_board_text_alone`).
+COUNT_STAGES = ", ".join(
+    f"COUNT(*) FILTER (WHERE {TEXT_STAGE_CODE} = {code})" for code in STAGE_CODES.values()
+)
+# How `_board_text_alone` finds a page. A walk reads up to WALK_SLACK times the index entries that
+# should hold the page's matches if they were spread evenly (plus WALK_FLOOR, for small pages), and
+# is tried while that is at most WALK_PER_MATCH entries per match. An entry walked costs about a
+# quarter of a match looked up when the matches are spread over the board (bench/README.md), so a
+# walk that finds too few, because the matches bunch later in the order, adds about half to the
+# lookups that follow it (more when the matches are also together on the board, where lookups are
+# cheaper: a year's numbers, say).
+WALK_SLACK = 2
+WALK_FLOOR = 200
+WALK_PER_MATCH = 2
+
+
+def _board_text_alone(
+    tx: Any, f: BoardFilter, needle: str, sort: str, order: str, page: int, page_size: int
+) -> tuple[list[tuple[Any, ...]], dict[str, int]]:
+    """A text search on SQLite, narrowed by stage or by nothing else, for a text of a trigram or more.
+
+    One pass over the trigram index's matches counts them per stage (each entry's key holds its
+    stage: no board row is read for the counts) and lists the board rowids of those the page is
+    drawn from. The page's rowids then come from one of:
+    - a walk of the sort order's index from its start, keeping the matches: a few index entries
+      per row of the page while the matches are dense and spread through the order;
+    - every match's sort key looked up and the page's top kept: the cost follows the matches. Used
+      when the walk would read too far (sparse matches, deep pages), or did (the matches bunch
+      later in the order: a year's numbers sorted by deadline, say).
+    Then the page's rows are read by rowid."""
+    # The matches the page is drawn from: all, or the stage's (a code no stage has matches none).
+    scope = "" if f.stage is None else f" FILTER (WHERE {TEXT_STAGE_CODE} = {STAGE_CODES.get(f.stage, 0)})"
+    *numbers, rowids = tx.fetchone(
+        f"SELECT {COUNT_STAGES}, json_group_array({TEXT_BOARD_ROWID}){scope} "
+        "FROM board_text WHERE board_text MATCH ?",
+        [_phrase(needle)],
+    )
+    counts = {stage: n for stage, n in sorted(zip(STAGE_CODES, numbers, strict=True)) if n}
+    matches = sum(counts.values()) if f.stage is None else counts.get(f.stage, 0)
+    start = (page - 1) * page_size
+    wanted = min(start + page_size, matches)
+    if wanted <= start:
+        return [], counts
+    # A stage's column of its index is walked for the stage (its matches there assumed as dense
+    # as in the whole board); otherwise the sort's index, for the matches of the stage if any.
+    index = STAGE_SORT_INDEXES.get(sort) if f.stage is not None else None
+    (board_rows,) = tx.fetchone("SELECT max(rowid) FROM board")  # rows are never deleted
+    density = (sum(counts.values()) if index else matches) / board_rows
+    expected = wanted / density  # entries walked to the page's last match, the matches spread evenly
+    chosen: list[int] | None = None
+    if WALK_SLACK * expected <= WALK_PER_MATCH * matches:
+        where, params = ("WHERE stage = ? ", [f.stage]) if index else ("", [])
+        walked = tx.fetchall(
+            f"SELECT rowid FROM board INDEXED BY {index or SORT_INDEXES[sort]} {where}"
+            f"ORDER BY {order} LIMIT ?",
+            [*params, math.ceil(WALK_SLACK * expected) + WALK_FLOOR],
+        )
+        members = set(json.loads(rowids))
+        hits = [rowid for (rowid,) in walked if rowid in members]
+        if len(hits) >= wanted:
+            chosen = hits[start:wanted]
+    if chosen is None:
+        # The matches in the index's order, which is the board's: each board page is read once.
+        chosen = [
+            rowid
+            for (rowid,) in tx.fetchall(
+                "SELECT board.rowid FROM json_each(?) AS m CROSS JOIN board ON board.rowid = m.value "
+                f"ORDER BY {order} LIMIT ? OFFSET ?",
+                [rowids, page_size, start],
+            )
+        ]
+    return _board_rows(tx, chosen), counts
+
+
+def _board_rows(tx: Any, rowids: list[int]) -> list[tuple[Any, ...]]:
+    """The board's rows with these rowids, in their order."""
+    if not rowids:
+        return []
+    marks = ", ".join("?" * len(rowids))
+    by_rowid = {
+        row[0]: row[1:]
+        for row in tx.fetchall(
+            f"SELECT rowid, {', '.join(BOARD_COLUMNS)} FROM board WHERE rowid IN ({marks})", rowids
+        )
+    }
+    return [by_rowid[rowid] for rowid in rowids]
+
+
 def _board_by_text(
     tx: Any, f: BoardFilter, now: datetime, order: str, page: int, page_size: int
 ) -> tuple[list[tuple[Any, ...]], dict[str, int]]:
-    """A text search on SQLite: every match's rowid and stage in the page's order, which give both
-    the counts and the page, then the page's rows by rowid. The matches come from the board's
-    trigram index (a phrase query: the same substring match as LIKE, folding case as LIKE does
-    for ASCII), or, for a text shorter than a trigram, from one scan of the board."""
+    """A text search on SQLite with other filters (area, level, overdue, committee), or for a text
+    shorter than a trigram: every match's rowid and stage in the page's order, which give both the
+    counts and the page, then the page's rows by rowid. The matches come from the board's trigram
+    index joined to the board (for the other filters), or from one scan of the board."""
     needle = _needle(f.text or "")
     if len(needle) >= TRIGRAM:
         clauses, params = _board_where(replace(f, text=None), now, with_stage=False)
         clauses.insert(0, "board_text MATCH ?")
-        params.insert(0, '"' + needle.replace('"', '""') + '"')
-        source = "board_text JOIN board ON board.rowid = board_text.rowid"
+        params.insert(0, _phrase(needle))
+        source = f"board_text JOIN board ON board.rowid = {TEXT_BOARD_ROWID}"
     else:
         clauses, params = _board_where(f, now, with_stage=False)
         source = "board"
@@ -187,17 +283,7 @@ def _board_by_text(
     counts = dict(Counter(stage for _, stage in found))
     if f.stage is not None:
         found = [row for row in found if row[1] == f.stage]
-    chosen = [row[0] for row in found[(page - 1) * page_size : page * page_size]]
-    if not chosen:
-        return [], counts
-    marks = ", ".join("?" * len(chosen))
-    by_rowid = {
-        row[0]: row[1:]
-        for row in tx.fetchall(
-            f"SELECT rowid, {', '.join(BOARD_COLUMNS)} FROM board WHERE rowid IN ({marks})", chosen
-        )
-    }
-    return [by_rowid[rowid] for rowid in chosen], counts
+    return _board_rows(tx, [row[0] for row in found[(page - 1) * page_size : page * page_size]]), counts
 
 
 def board(
@@ -217,11 +303,17 @@ def board(
     page = max(1, page)
     page_size = min(max(1, page_size), MAX_PAGE_SIZE)
     direction = " DESC" if descending else ""
-    order = ", ".join(f"board.{part}{direction}" for part in [*BOARD_SORTS[sort].split(", "), "number"])
+    # The number last, for a total order (once: sorting by it twice costs SQLite a sort per number).
+    parts = dict.fromkeys([*BOARD_SORTS[sort].split(", "), "number"])
+    order = ", ".join(f"board.{part}{direction}" for part in parts)
     sqlite = db.dialect == "sqlite"
     with db.read() as tx:
         if sqlite and f.text and f.leader is None and f.department is None:
-            rows, counts = _board_by_text(tx, f, now, order, page, page_size)
+            needle = _needle(f.text)
+            if len(needle) >= TRIGRAM and replace(f, text=None, stage=None) == BoardFilter():
+                rows, counts = _board_text_alone(tx, f, needle, sort, order, page, page_size)
+            else:
+                rows, counts = _board_by_text(tx, f, now, order, page, page_size)
         else:
             clauses, params = _board_where(f, now, with_stage=True, sqlite=sqlite)
             source = f"board INDEXED BY {_board_index(f, sort)}" if sqlite else "board"

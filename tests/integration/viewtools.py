@@ -24,6 +24,7 @@ from api.storage import build_projector
 from domain.clock import FakeClock
 from domain.rules import Actor, Role
 from domain.workflow import Workflow
+from projections.board import STAGE_BITS, STAGE_CODES, TEXT_KEYED
 from projections.projector import ALL_VIEWS, EventLog, Projector
 from projections.store import PostgresViewDB, SqliteViewDB, ViewDB
 from projections.view import View
@@ -263,3 +264,25 @@ def board_counters_match_the_aggregates(db: ViewDB, workflow: Workflow) -> None:
             len(issue.escalated_for),
             issue.version,
         ), f"board counters of {issue.number}"
+
+
+def text_index_matches_the_board(db: ViewDB) -> None:
+    """On SQLite, the board's text index holds one entry per board row, keyed by the row's rowid
+    and its stage's code, and finds exactly the rows whose title or number holds a text: each
+    row's number and each word of its title (an entry deleted with other values than it was
+    indexed with would leave its old trigrams behind, found by a search but not by a full scan)."""
+    if db.dialect != "sqlite":
+        return
+    with db.read() as tx:
+        keys = sorted(row[0] for row in tx.fetchall("SELECT rowid FROM board_text"))
+        rows = {
+            TEXT_KEYED | rowid << STAGE_BITS | STAGE_CODES[stage]: f"{title} {number}".lower()
+            for rowid, stage, title, number in tx.fetchall("SELECT rowid, stage, title, number FROM board")
+        }
+        assert keys == sorted(rows)
+        texts = {word for text in rows.values() for word in text.split() if len(word) >= 3}
+        for text in texts:
+            found = tx.fetchall(
+                "SELECT rowid FROM board_text WHERE board_text MATCH ?", ['"' + text.replace('"', '""') + '"']
+            )
+            assert sorted(row[0] for row in found) == sorted(k for k, v in rows.items() if text in v), text

@@ -1,9 +1,12 @@
-"""Credentials beside the event log: argon2 password hashes and hashed API keys.
+"""Credentials beside the event log: argon2 password hashes, hashed API keys, and the counters
+of the rate limits.
 
 Grants and revocations are events of the `Account` aggregate; this store only keeps the
 secrets' hashes, so a leaked log reveals no credential and a rotated secret leaves no trace.
 API keys are high-entropy random tokens (`cl_<id>_<secret>`), so a SHA-256 of the secret is
-enough and keeps key checks fast; passwords get argon2 (pwdlib).
+enough and keeps key checks fast; passwords get argon2 (pwdlib). The rate limits' counters live
+here too, in the one database every worker process shares, so that the limits hold for the
+server as a whole rather than per process.
 """
 
 from __future__ import annotations
@@ -52,6 +55,12 @@ class CredentialStore:
             "(key_id TEXT PRIMARY KEY, account TEXT NOT NULL, secret_sha256 TEXT NOT NULL, "
             "revoked INTEGER NOT NULL DEFAULT 0)"
         )
+        self._run(
+            f"CREATE TABLE IF NOT EXISTS {self._prefix}caseline_rate_hits "
+            "(purpose TEXT NOT NULL, client TEXT NOT NULL, minute BIGINT NOT NULL, hits INTEGER NOT NULL, "
+            "PRIMARY KEY (purpose, client, minute))"
+        )
+        self._pruned = 0
 
     def _run(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
         if self._postgres:
@@ -106,6 +115,22 @@ class CredentialStore:
         if revoked or not hmac.compare_digest(presented, digest):
             return None
         return str(account)
+
+    def count_hit(self, purpose: str, client: str, minute: int) -> int:
+        """Count one more request of `client` for `purpose` in `minute`; returns the minute's count.
+
+        One atomic upsert, so concurrent workers never lose a hit; minutes already over are
+        deleted the first time this process sees a new one."""
+        if minute != self._pruned:
+            self._pruned = minute
+            self._run(f"DELETE FROM {self._prefix}caseline_rate_hits WHERE minute < ?", (minute,))
+        rows = self._run(
+            f"INSERT INTO {self._prefix}caseline_rate_hits AS t (purpose, client, minute, hits) "
+            "VALUES (?, ?, ?, 1) ON CONFLICT (purpose, client, minute) DO UPDATE SET hits = t.hits + 1 "
+            "RETURNING hits",
+            (purpose, client, minute),
+        )
+        return int(rows[0][0])
 
     def close(self) -> None:
         self._db.close()

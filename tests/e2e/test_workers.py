@@ -32,6 +32,7 @@ ADMIN = Actor("workers-admin", role=Role.ADMIN)
 ISSUES = 4
 CLIENTS = 8
 REPORTS = 12  # per client
+PUBLIC_LIMIT = 10  # public submissions per client and minute, for the whole server
 
 
 def _free_port() -> int:
@@ -66,6 +67,7 @@ def two_workers(settings: Settings, tmp_path: Path) -> Iterator[tuple[str, Setti
         "CASELINE_DATA_DIR": str(settings.data_dir),
         "CASELINE_JWT_SECRET": SECRET,
         "CASELINE_RUN_SCHEDULER": "false",
+        "CASELINE_PUBLIC_SUBMISSIONS_PER_MINUTE": str(PUBLIC_LIMIT),
     }
     env.pop("CASELINE_DATABASE_URL", None)
     if settings.database_url is not None:
@@ -143,3 +145,24 @@ def test_two_workers_keep_every_command_once(two_workers: tuple[str, Settings, l
     assert len(notes) == CLIENTS * REPORTS + 1
     assert notes.count("one report, sent by everyone") == 1
     assert {f"client {k} report {n}" for k in range(CLIENTS) for n in range(REPORTS)} <= set(notes)
+
+
+def test_two_workers_enforce_one_rate_limit(two_workers: tuple[str, Settings, list[str]]) -> None:
+    base, _, _ = two_workers
+    left = 60 - time.time() % 60
+    if left < 15:  # the limit's window is a calendar minute: start well inside one
+        time.sleep(left + 0.1)
+    form = {"kind": "difficulty", "area": "livelihood", "unit": "Grid 3"}
+
+    def submit(n: int) -> int:
+        # A new connection each time, so the kernel hands them to both workers
+        with httpx.Client(base_url=base, timeout=30) as http:
+            return http.post("/api/public/opinions", json=form | {"text": f"Light {n} is out."}).status_code
+
+    # When one client sends three times the limit, eight at a time
+    with ThreadPoolExecutor(CLIENTS) as pool:
+        statuses = list(pool.map(submit, range(3 * PUBLIC_LIMIT)))
+
+    # Then the server as a whole accepts the limit, not the limit per worker
+    assert statuses.count(201) == PUBLIC_LIMIT
+    assert statuses.count(429) == 2 * PUBLIC_LIMIT

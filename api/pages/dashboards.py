@@ -25,19 +25,12 @@ Table = Literal["satisfaction", "overdue-by-level", "funnel", "ledger"]
 
 def overdue_by_level(svc: Services, now: datetime) -> list[dict[str, Any]]:
     """Per level: items being worked on, and how many of them are overdue (the board's flag)."""
-    rows = []
-    for level in Level:
-        working = sum(
-            queries.board(
-                svc.projector.db, now=now, where=queries.BoardFilter(level=level, stage=stage), page_size=1
-            ).total
-            for stage in queries.WORKING
-        )
-        late = queries.board(
-            svc.projector.db, now=now, where=queries.BoardFilter(level=level, overdue=True), page_size=1
-        ).total
-        rows.append({"level": level.value, "working": working, "overdue": late})
-    return rows
+    found = queries.working_by_level(svc.projector.db, now=now)
+    return [
+        {"level": level.value, "working": working, "overdue": late}
+        for level in Level
+        for working, late in [found.get(level.value, (0, 0))]
+    ]
 
 
 def funnel(svc: Services, now: datetime) -> list[dict[str, Any]]:

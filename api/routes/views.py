@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import io
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
@@ -14,7 +13,7 @@ from api.deps import Services, ServicesDep, Staff, Supervisor, WaitFor, wait_for
 from api.errors import ERROR_RESPONSES
 from api.schemas import Paged
 from api.security import Principal
-from api.views_cli import export_rows, write_xlsx
+from api.views_cli import export_header, export_rows, write_csv, write_xlsx
 from domain.errors import NotPermittedError
 from domain.rules import Area, Level, Role, Stage
 from projections import queries
@@ -171,19 +170,22 @@ def export(
 ) -> Response:
     wait_for(svc, wait)
     rows = export_rows(svc.projector, view, _now(), target=svc.settings.satisfaction_target)
-    header = list(dict.fromkeys(key for row in rows for key in row))
+    return export_response(view, fmt, rows)
+
+
+def export_response(name: str, fmt: Literal["csv", "xlsx"], rows: list[dict[str, Any]]) -> Response:
+    """Rows as a download named `name`: CSV (UTF-8) or an Excel workbook with one sheet `name`
+    (the exports here and the dashboards' downloads)."""
+    header = export_header(rows)
+    content: str | bytes
     if fmt == "csv":
         buffer = io.StringIO()
-        writer = csv.DictWriter(buffer, fieldnames=header, lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(rows)
-        return Response(
-            buffer.getvalue(), media_type="text/csv; charset=utf-8",
-            headers={"Content-Disposition": f'attachment; filename="{view}.csv"'},
-        )  # fmt: skip
-    data = write_xlsx(view, header, rows)
+        write_csv(buffer, header, rows)
+        content, media_type = buffer.getvalue(), "text/csv; charset=utf-8"
+    else:
+        content, media_type = write_xlsx(name, header, rows), XLSX
     return Response(
-        data,
-        media_type=XLSX,
-        headers={"Content-Disposition": f'attachment; filename="{view}.xlsx"'},
+        content,
+        media_type=media_type,
+        headers={"Content-Disposition": f'attachment; filename="{name}.{fmt}"'},
     )

@@ -553,6 +553,23 @@ def test_dashboard_downloads_are_the_bytes_the_exports_write(
         assert [list(line) for line in book[name].iter_rows(values_only=True)] == cells, name
 
 
+def test_signing_in_loads_the_account_once(
+    pages_world: PagesWorld, browser: Browser, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    workflow = pages_world.server.services.workflow
+    loaded: list[str] = []
+    original = workflow.get_account
+
+    def get_account(name: str) -> object:
+        loaded.append(name)
+        return original(name)
+
+    monkeypatch.setattr(workflow, "get_account", get_account)
+    answer = browser.sign_in("off-zhang")
+    assert answer.headers["location"] == "/board", "the account's role chose the page"
+    assert loaded == ["off-zhang"]
+
+
 def test_pages_report_their_server_time(signed_in: dict[str, Browser]) -> None:
     timing = signed_in["supervisor"].get("/board").headers["server-timing"]
     assert re.fullmatch(r"page;dur=\d+(\.\d+)?", timing)

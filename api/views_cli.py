@@ -10,7 +10,7 @@ import threading
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, TextIO
 
 import typer
 from openpyxl import Workbook
@@ -132,12 +132,10 @@ def register(app: typer.Typer) -> None:
             rows = export_rows(projector, view, datetime.now(tz=UTC), target=settings.satisfaction_target)
         finally:
             projector.db.close()
-        header = list(dict.fromkeys(key for row in rows for key in row))
+        header = export_header(rows)
         if format is ExportFormat.CSV:
             handle = output.open("w", newline="", encoding="utf-8") if output else sys.stdout
-            writer = csv.DictWriter(handle, fieldnames=header, lineterminator="\n")
-            writer.writeheader()
-            writer.writerows(rows)
+            write_csv(handle, header, rows)
             if output:
                 handle.close()
             return
@@ -145,6 +143,18 @@ def register(app: typer.Typer) -> None:
             raise typer.BadParameter("xlsx needs --output FILE")
         output.write_bytes(write_xlsx(view, header, rows))
         typer.echo(f"wrote {len(rows)} rows to {output}")
+
+
+def export_header(rows: list[dict[str, Any]]) -> list[str]:
+    """An export's columns: every key of the rows, in the order they first appear."""
+    return list(dict.fromkeys(key for row in rows for key in row))
+
+
+def write_csv(handle: TextIO, header: list[str], rows: list[dict[str, Any]]) -> None:
+    """A header line, then a line per row in the given order (newlines only, no carriage returns)."""
+    writer = csv.DictWriter(handle, fieldnames=header, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
 
 
 def write_xlsx(view: str, header: list[str], rows: list[dict[str, Any]]) -> bytes:

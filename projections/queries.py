@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import math
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
@@ -286,6 +287,57 @@ def _board_by_text(
     return _board_rows(tx, [row[0] for row in found[(page - 1) * page_size : page * page_size]]), counts
 
 
+def _board_order(sort: str, descending: bool) -> str:
+    if sort not in BOARD_SORTS:
+        raise ValueError(f"sort must be one of {', '.join(BOARD_SORTS)}")
+    direction = " DESC" if descending else ""
+    # The number last, for a total order (once: sorting by it twice costs SQLite a sort per number).
+    parts = dict.fromkeys([*BOARD_SORTS[sort].split(", "), "number"])
+    return ", ".join(f"board.{part}{direction}" for part in parts)
+
+
+def _board_page_rows(
+    tx: Any, f: BoardFilter, now: datetime, sort: str, order: str, page: int, page_size: int, sqlite: bool
+) -> tuple[list[tuple[Any, ...]], dict[str, int] | None]:
+    """One page of the board's rows, and the counts per stage when the same reading gives them (a
+    text search on SQLite); None when they take a query of their own (`_board_counts`)."""
+    if sqlite and f.text and f.leader is None and f.department is None:
+        needle = _needle(f.text)
+        if len(needle) >= TRIGRAM and replace(f, text=None, stage=None) == BoardFilter():
+            return _board_text_alone(tx, f, needle, sort, order, page, page_size)
+        return _board_by_text(tx, f, now, order, page, page_size)
+    clauses, params = _board_where(f, now, with_stage=True, sqlite=sqlite)
+    source = f"board INDEXED BY {_board_index(f, sort)}" if sqlite else "board"
+    rows = tx.fetchall(
+        f"SELECT {', '.join(BOARD_COLUMNS)} FROM {source}{_sql_where(clauses)} "
+        f"ORDER BY {order} LIMIT ? OFFSET ?",
+        [*params, page_size, (page - 1) * page_size],
+    )
+    return rows, None
+
+
+def _board_page(
+    rows: list[tuple[Any, ...]],
+    counts: dict[str, int],
+    stage: str | None,
+    now: datetime,
+    page: int,
+    page_size: int,
+) -> Page:
+    result = _rows(BOARD_COLUMNS, rows)
+    now_text = iso(now)
+    for row in result:
+        row["overdue"] = bool(
+            row["stage"] in WORKING and not row["paused"] and row["deadline"] and row["deadline"] < now_text
+        )
+    total = counts.get(stage, 0) if stage else sum(counts.values())
+    return Page(result, total, counts, page, page_size)
+
+
+def _page_bounds(page: int, page_size: int) -> tuple[int, int]:
+    return max(1, page), min(max(1, page_size), MAX_PAGE_SIZE)
+
+
 def board(
     db: ViewDB,
     *,
@@ -298,39 +350,65 @@ def board(
 ) -> Page:
     """The case board: filtered, sorted, paged, with counts per stage and an overdue flag per row."""
     f = where or BoardFilter()
-    if sort not in BOARD_SORTS:
-        raise ValueError(f"sort must be one of {', '.join(BOARD_SORTS)}")
-    page = max(1, page)
-    page_size = min(max(1, page_size), MAX_PAGE_SIZE)
-    direction = " DESC" if descending else ""
-    # The number last, for a total order (once: sorting by it twice costs SQLite a sort per number).
-    parts = dict.fromkeys([*BOARD_SORTS[sort].split(", "), "number"])
-    order = ", ".join(f"board.{part}{direction}" for part in parts)
+    order = _board_order(sort, descending)
+    page, page_size = _page_bounds(page, page_size)
     sqlite = db.dialect == "sqlite"
     with db.read() as tx:
-        if sqlite and f.text and f.leader is None and f.department is None:
-            needle = _needle(f.text)
-            if len(needle) >= TRIGRAM and replace(f, text=None, stage=None) == BoardFilter():
-                rows, counts = _board_text_alone(tx, f, needle, sort, order, page, page_size)
-            else:
-                rows, counts = _board_by_text(tx, f, now, order, page, page_size)
-        else:
-            clauses, params = _board_where(f, now, with_stage=True, sqlite=sqlite)
-            source = f"board INDEXED BY {_board_index(f, sort)}" if sqlite else "board"
-            rows = tx.fetchall(
-                f"SELECT {', '.join(BOARD_COLUMNS)} FROM {source}{_sql_where(clauses)} "
-                f"ORDER BY {order} LIMIT ? OFFSET ?",
-                [*params, page_size, (page - 1) * page_size],
-            )
+        rows, counts = _board_page_rows(tx, f, now, sort, order, page, page_size, sqlite)
+        if counts is None:
             counts = _board_counts(tx, f, now, sqlite)
-    result = _rows(BOARD_COLUMNS, rows)
-    now_text = iso(now)
-    for row in result:
-        row["overdue"] = bool(
-            row["stage"] in WORKING and not row["paused"] and row["deadline"] and row["deadline"] < now_text
+    return _board_page(rows, counts, f.stage, now, page, page_size)
+
+
+def board_columns(
+    db: ViewDB,
+    *,
+    now: datetime,
+    stages: Sequence[str],
+    where: BoardFilter | None = None,
+    sort: str = "deadline",
+    descending: bool = False,
+    page: int = 1,
+    page_size: int = 50,
+) -> list[Page]:
+    """The board as columns: for each of `stages`, the page `board` gives with `where` narrowed to
+    that stage. The counts per stage, the same for every column (they match every filter but the
+    stage), are counted once, and every column is read in the same read transaction."""
+    f = where or BoardFilter()
+    order = _board_order(sort, descending)
+    page, page_size = _page_bounds(page, page_size)
+    sqlite = db.dialect == "sqlite"
+    with db.read() as tx:
+        columns = []
+        counts: dict[str, int] | None = None
+        for stage in stages:
+            rows, found = _board_page_rows(
+                tx, replace(f, stage=stage), now, sort, order, page, page_size, sqlite
+            )
+            counts = found if counts is None else counts
+            columns.append((stage, rows))
+        if counts is None:
+            counts = _board_counts(tx, replace(f, stage=None), now, sqlite)
+    return [_board_page(rows, counts, stage, now, page, page_size) for stage, rows in columns]
+
+
+def working_by_level(db: ViewDB, *, now: datetime) -> dict[str, tuple[int, int]]:
+    """Per level: the items being worked on, and how many of them are overdue (the board's flag), in
+    one query: the first from the board's counts table, the second through the overdue index. Levels
+    with neither are left out."""
+    working = ", ".join(f"'{stage}'" for stage in WORKING)
+    source = "board INDEXED BY ix_board_overdue" if db.dialect == "sqlite" else "board"
+    with db.read() as tx:
+        rows = tx.fetchall(
+            f"SELECT level, SUM(n), 0 FROM board_counts WHERE stage IN ({working}) GROUP BY level "
+            f"UNION ALL SELECT level, 0, COUNT(*) FROM {source} WHERE {_OVERDUE} GROUP BY level",
+            [iso(now)],
         )
-    total = counts.get(f.stage, 0) if f.stage else sum(counts.values())
-    return Page(result, total, counts, page, page_size)
+    out: dict[str, tuple[int, int]] = {}
+    for level, items, late in rows:
+        before = out.get(level, (0, 0))
+        out[level] = (before[0] + int(items), before[1] + int(late))
+    return out
 
 
 def overdue_items(db: ViewDB, *, now: datetime, limit: int = 1000) -> list[dict[str, Any]]:

@@ -1,8 +1,9 @@
 """The case board: a column per stage with its count, filters, overdue items marked, paging.
 
-Each column is the JSON API's board query (`api.routes.views.board`) for that stage, so the
-page shows exactly what the API would show this person: officers their department's items,
-or the items they lead.
+Each column is the page the JSON API's board query (`api.routes.views.board`) answers for that
+stage, so the page shows exactly what the API would show this person: officers their
+department's items, or the items they lead. The columns are read together
+(`api.routes.views.board_columns`), so the counts per stage are counted once.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from fastapi import APIRouter, Query, Response
 
 from api.deps import STAFF
 from api.pages.web import PageDep, PageError, PageRoute
-from api.routes.views import board as api_board
+from api.routes.views import board_columns
 from domain.errors import NotPermittedError
 from domain.rules import Area, Level, Role, Stage
 
@@ -62,20 +63,19 @@ def board(
         filters["leader"] = who.name
     stages = [chosen] if chosen else list(Stage)
     size = SINGLE_SIZE if chosen else COLUMN_SIZE
-    columns = []
+    columns: list[dict[str, Any]] = []
     counts: dict[str, int] = {}
     refused = None
-    for column in stages:
-        try:
-            found = api_board(
-                page.svc, who, stage=column, on_committee=None, sort="deadline", descending=False,
-                page=page_no, page_size=size, wait=None, **filters,
-            )  # fmt: skip
-        except NotPermittedError as error:
-            refused = error.message
-            break
-        counts = found["counts"]
-        columns.append({"stage": column.value, "rows": found["rows"], "total": found["total"]})
+    try:
+        found = board_columns(page.svc, who, stages, page=page_no, page_size=size, **filters)
+    except NotPermittedError as error:
+        refused = error.message
+    else:
+        counts = found[0].counts
+        columns = [
+            {"stage": stage.value, "rows": column.rows, "total": column.total}
+            for stage, column in zip(stages, found, strict=True)
+        ]
     has_next = any(c["total"] > page_no * size for c in columns)
     query = {
         k: v

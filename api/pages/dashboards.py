@@ -1,11 +1,10 @@
 """Dashboards for supervisors: satisfaction per area against the target, overdue items by
 level, the escalation funnel and the accountability ledger per leader, each as an SVG bar
-chart beside its table, each table downloadable as CSV or Excel (`write_xlsx`)."""
+chart beside its table, each table downloadable as CSV or Excel as the JSON API's
+exports are written (`api.routes.views.export_response`)."""
 
 from __future__ import annotations
 
-import csv
-import io
 from datetime import datetime
 from typing import Any, Literal, get_args
 
@@ -14,30 +13,23 @@ from fastapi import APIRouter, Response
 from api.deps import SUPERVISORS, Services
 from api.pages.charts import Chart, bar_chart
 from api.pages.web import Page, PageDep, PageRoute
-from api.views_cli import export_rows, write_xlsx
+from api.routes.views import export_response
+from api.views_cli import export_rows
 from domain.rules import Level
 from projections import queries
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 Table = Literal["satisfaction", "overdue-by-level", "funnel", "ledger"]
 
 
 def overdue_by_level(svc: Services, now: datetime) -> list[dict[str, Any]]:
     """Per level: items being worked on, and how many of them are overdue (the board's flag)."""
-    rows = []
-    for level in Level:
-        working = sum(
-            queries.board(
-                svc.projector.db, now=now, where=queries.BoardFilter(level=level, stage=stage), page_size=1
-            ).total
-            for stage in queries.WORKING
-        )
-        late = queries.board(
-            svc.projector.db, now=now, where=queries.BoardFilter(level=level, overdue=True), page_size=1
-        ).total
-        rows.append({"level": level.value, "working": working, "overdue": late})
-    return rows
+    found = queries.working_by_level(svc.projector.db, now=now)
+    return [
+        {"level": level.value, "working": working, "overdue": late}
+        for level in Level
+        for working, late in [found.get(level.value, (0, 0))]
+    ]
 
 
 def funnel(svc: Services, now: datetime) -> list[dict[str, Any]]:
@@ -174,15 +166,4 @@ def dashboards(page: PageDep) -> Response:
 def download(name: Table, fmt: Literal["csv", "xlsx"], page: PageDep) -> Response:
     """One dashboard table as CSV or as an Excel workbook."""
     page.require(*SUPERVISORS)
-    rows = table(page, name)
-    header = list(dict.fromkeys(key for row in rows for key in row))
-    if fmt == "csv":
-        buffer = io.StringIO()
-        writer = csv.DictWriter(buffer, fieldnames=header, lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(rows)
-        response = Response(buffer.getvalue(), media_type="text/csv; charset=utf-8")
-    else:
-        response = Response(write_xlsx(name, header, rows), media_type=XLSX)
-    response.headers["Content-Disposition"] = f'attachment; filename="{name}.{fmt}"'
-    return page.finish(response)
+    return page.finish(export_response(name, fmt, table(page, name)))

@@ -22,7 +22,7 @@ from api.pages.web import (
     problem,
     refill,
 )
-from api.routes.auth import sign_in as api_sign_in
+from api.routes.auth import log_in
 from api.routes.opinions import submit_public_opinion
 from domain.errors import CaselineError
 from domain.rules import Area, Kind, Role
@@ -76,7 +76,7 @@ def sign_in(page: PageDep, form: FormDep) -> Response:
             error=page.t("Give your name and password."),
         )
     try:
-        answer = api_sign_in(page.request, page.svc, username, password)
+        token, account = log_in(page.request, page.svc, username, password)
     except HTTPException as refused:
         message = (
             page.t("Too many attempts; wait a minute.")
@@ -86,8 +86,7 @@ def sign_in(page: PageDep, form: FormDep) -> Response:
         return page.render(
             "sign_in.html", refused.status_code, next=next_path, username=username, error=message
         )
-    page.sign_in(str(answer["access_token"]))
-    account = page.svc.workflow.get_account(username)
+    page.sign_in(token)
     return page.redirect(next_path or home_of(Role(account.role)))
 
 

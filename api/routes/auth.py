@@ -7,23 +7,20 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Form, HTTPException, Request
 
 from api import schemas
-from api.deps import Admin, PrincipalDep, ServicesDep, answer
+from api.deps import Admin, PrincipalDep, Services, ServicesDep, answer
 from api.errors import ERROR_RESPONSES
 from api.security import issue_token
+from domain.access import Account
 from domain.errors import NotFoundError
 
 router = APIRouter(prefix="/api", tags=["accounts"], responses=ERROR_RESPONSES)
 
 
-@router.post("/auth/token", response_model=schemas.Token, summary="Sign in (OAuth2 password flow)")
-def sign_in(
-    request: Request,
-    svc: ServicesDep,
-    username: Annotated[str, Form(min_length=1, max_length=120)],
-    password: Annotated[str, Form(min_length=1, max_length=200)],
-    grant_type: Annotated[str | None, Form(pattern="^password$")] = None,
-) -> dict[str, Any]:
-    """Exchange a name and password for a short-lived bearer token. Rate limited per client."""
+def log_in(request: Request, svc: Services, username: str, password: str) -> tuple[str, Account]:
+    """A short-lived bearer token for an active account's name and password, and the account.
+
+    Raises HTTPException: 429 when the client has tried too often this minute, 401 when the name
+    or password is wrong or the account is revoked (one answer for all three)."""
     client = request.client.host if request.client else "unknown"
     if not svc.limiter.allow("login", client, svc.settings.login_per_minute):
         raise HTTPException(
@@ -42,7 +39,19 @@ def sign_in(
         raise wrong from None
     if not account.active:
         raise wrong
-    token = issue_token(account.name, secret=svc.secret, minutes=svc.settings.token_minutes)
+    return issue_token(account.name, secret=svc.secret, minutes=svc.settings.token_minutes), account
+
+
+@router.post("/auth/token", response_model=schemas.Token, summary="Sign in (OAuth2 password flow)")
+def sign_in(
+    request: Request,
+    svc: ServicesDep,
+    username: Annotated[str, Form(min_length=1, max_length=120)],
+    password: Annotated[str, Form(min_length=1, max_length=200)],
+    grant_type: Annotated[str | None, Form(pattern="^password$")] = None,
+) -> dict[str, Any]:
+    """Exchange a name and password for a short-lived bearer token. Rate limited per client."""
+    token, _ = log_in(request, svc, username, password)
     return {"access_token": token, "token_type": "bearer", "expires_in": svc.settings.token_minutes * 60}
 
 

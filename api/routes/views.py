@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import io
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
@@ -10,10 +9,11 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query
 from fastapi.responses import Response
 
-from api.deps import ServicesDep, Staff, Supervisor, WaitFor, wait_for
+from api.deps import Services, ServicesDep, Staff, Supervisor, WaitFor, wait_for
 from api.errors import ERROR_RESPONSES
 from api.schemas import Paged
-from api.views_cli import export_rows, write_xlsx
+from api.security import Principal
+from api.views_cli import export_header, export_rows, write_csv, write_xlsx
 from domain.errors import NotPermittedError
 from domain.rules import Area, Level, Role, Stage
 from projections import queries
@@ -48,19 +48,7 @@ def board(
 ) -> dict[str, Any]:
     """Filter, sort and page the board; counts per stage; overdue flagged. Officers see their department's."""
     wait_for(svc, wait)
-    if who.role == Role.OFFICER and leader != who.name:
-        # Within reach only: the department's items, or (leader=their own name) the items they lead.
-        if who.department is None:
-            if department is not None:
-                raise NotPermittedError("Officers without a department see the items they lead.")
-            leader = who.name
-        else:
-            if department not in (None, who.department):
-                raise NotPermittedError(
-                    f"Officers see their own department's board ({who.department}) and, "
-                    f"with leader={who.name}, the items they lead."
-                )
-            department = who.department
+    leader, department = within_reach(who, leader, department)
     where = queries.BoardFilter(
         stage=stage, area=area, level=level, leader=leader, department=department, overdue=overdue,
         on_committee=on_committee, text=text,
@@ -75,6 +63,49 @@ def board(
         page_size=page_size,
     )
     return vars(result)
+
+
+def within_reach(who: Principal, leader: str | None, department: str | None) -> tuple[str | None, str | None]:
+    """The board's leader and department filters as `who` may ask them: an officer's narrowed to
+    their department's items, or (leader=their own name) the items they lead; anyone else's as asked.
+    Raises NotPermittedError when an officer asks for another department's items."""
+    if who.role != Role.OFFICER or leader == who.name:
+        return leader, department
+    if who.department is None:
+        if department is not None:
+            raise NotPermittedError("Officers without a department see the items they lead.")
+        return who.name, department
+    if department not in (None, who.department):
+        raise NotPermittedError(
+            f"Officers see their own department's board ({who.department}) and, "
+            f"with leader={who.name}, the items they lead."
+        )
+    return leader, who.department
+
+
+def board_columns(
+    svc: Services,
+    who: Principal,
+    stages: list[Stage],
+    *,
+    area: Area | None,
+    level: Level | None,
+    leader: str | None,
+    department: str | None,
+    overdue: bool | None,
+    text: str | None,
+    page: int,
+    page_size: int,
+) -> list[queries.Page]:
+    """For each of `stages`, the page `board` answers `who` for that stage (sorted by deadline), all
+    in one read, with the counts per stage counted once (the staff board's columns)."""
+    leader, department = within_reach(who, leader, department)
+    where = queries.BoardFilter(
+        area=area, level=level, leader=leader, department=department, overdue=overdue, text=text
+    )
+    return queries.board_columns(
+        svc.projector.db, now=_now(), stages=stages, where=where, page=page, page_size=page_size
+    )
 
 
 @router.get("/overdue", summary="The overdue index")
@@ -139,19 +170,22 @@ def export(
 ) -> Response:
     wait_for(svc, wait)
     rows = export_rows(svc.projector, view, _now(), target=svc.settings.satisfaction_target)
-    header = list(dict.fromkeys(key for row in rows for key in row))
+    return export_response(view, fmt, rows)
+
+
+def export_response(name: str, fmt: Literal["csv", "xlsx"], rows: list[dict[str, Any]]) -> Response:
+    """Rows as a download named `name`: CSV (UTF-8) or an Excel workbook with one sheet `name`
+    (the exports here and the dashboards' downloads)."""
+    header = export_header(rows)
+    content: str | bytes
     if fmt == "csv":
         buffer = io.StringIO()
-        writer = csv.DictWriter(buffer, fieldnames=header, lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(rows)
-        return Response(
-            buffer.getvalue(), media_type="text/csv; charset=utf-8",
-            headers={"Content-Disposition": f'attachment; filename="{view}.csv"'},
-        )  # fmt: skip
-    data = write_xlsx(view, header, rows)
+        write_csv(buffer, header, rows)
+        content, media_type = buffer.getvalue(), "text/csv; charset=utf-8"
+    else:
+        content, media_type = write_xlsx(name, header, rows), XLSX
     return Response(
-        data,
-        media_type=XLSX,
-        headers={"Content-Disposition": f'attachment; filename="{view}.xlsx"'},
+        content,
+        media_type=media_type,
+        headers={"Content-Disposition": f'attachment; filename="{name}.{fmt}"'},
     )

@@ -11,18 +11,21 @@ and downloads. Browser tests in Chromium come on top of these (tests/browser/).
 from __future__ import annotations
 
 import ast
+import io
 import re
+import zipfile
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from openpyxl import load_workbook
 
 from api.pages import dashboards, issue, meetings
 from api.pages.catalogue_zh import LABELS_ZH, MESSAGES_ZH
 from api.pages.i18n import LABELS_EN, negotiate
 from api.security import issue_token
-from domain.rules import Stage
+from domain.rules import Role, Stage
 from tests.e2e.pages_fixtures import (  # noqa: F401 -- fixtures
     CANARIES,
     Browser,
@@ -502,6 +505,69 @@ def test_dashboards_draw_accessible_charts_and_download_each_table(signed_in: di
         assert xlsx.content[:2] == b"PK"
     assert supervisor.get("/dashboards/download/funnel.csv").text.splitlines()[0] == "step,items"
     assert supervisor.get("/dashboards/download/secrets.csv").status_code == 422
+
+
+def _workbook_parts(data: bytes) -> dict[str, bytes]:
+    """A workbook's parts, less the moments it was created and saved (the clock at saving)."""
+    with zipfile.ZipFile(io.BytesIO(data)) as book:
+        parts = {name: book.read(name) for name in book.namelist()}
+    parts["docProps/core.xml"] = re.sub(
+        rb"(<dcterms:(?:created|modified)[^>]*>)[^<]*", rb"\1", parts["docProps/core.xml"]
+    )
+    return parts
+
+
+def test_dashboard_downloads_are_the_bytes_the_exports_write(
+    pages_world: PagesWorld, signed_in: dict[str, Browser]
+) -> None:
+    supervisor = signed_in["supervisor"]
+    server = pages_world.server
+    with server.client(headers=server.bearer("sup-chen", Role.SUPERVISOR)) as api:
+        # Tables the JSON API exports too: the same bytes (the workbook's save times aside)
+        for name in ("ledger", "satisfaction"):
+            for fmt in ("csv", "xlsx"):
+                page = supervisor.get(f"/dashboards/download/{name}.{fmt}")
+                export = api.get(f"/api/exports/{name}.{fmt}")
+                assert page.status_code == export.status_code == 200, (name, fmt)
+                for header in ("content-type", "content-disposition"):
+                    assert page.headers[header] == export.headers[header], (name, fmt, header)
+                if fmt == "csv":
+                    assert page.content == export.content, name
+                    assert name != "ledger" or page.content.count(b"\n") > 1, "rows, not a header alone"
+                else:
+                    assert _workbook_parts(page.content) == _workbook_parts(export.content), name
+    # Tables only the dashboards have: a header of the keys, then a line per row, comma-separated
+    # (nothing in them needs quoting), and one sheet named after the table with the same cells
+    now = server.clock.now()
+    for name, rows in (
+        ("overdue-by-level", dashboards.overdue_by_level(server.services, now)),
+        ("funnel", dashboards.funnel(server.services, now)),
+    ):
+        cells = [list(rows[0]), *(list(row.values()) for row in rows)]
+        written = "".join(",".join(str(cell) for cell in line) + "\n" for line in cells)
+        download = supervisor.get(f"/dashboards/download/{name}.csv")
+        assert download.content == written.encode(), name
+        assert download.headers["content-disposition"] == f'attachment; filename="{name}.csv"'
+        book = load_workbook(io.BytesIO(supervisor.get(f"/dashboards/download/{name}.xlsx").content))
+        assert book.sheetnames == [name]
+        assert [list(line) for line in book[name].iter_rows(values_only=True)] == cells, name
+
+
+def test_signing_in_loads_the_account_once(
+    pages_world: PagesWorld, browser: Browser, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    workflow = pages_world.server.services.workflow
+    loaded: list[str] = []
+    original = workflow.get_account
+
+    def get_account(name: str) -> object:
+        loaded.append(name)
+        return original(name)
+
+    monkeypatch.setattr(workflow, "get_account", get_account)
+    answer = browser.sign_in("off-zhang")
+    assert answer.headers["location"] == "/board", "the account's role chose the page"
+    assert loaded == ["off-zhang"]
 
 
 def test_pages_report_their_server_time(signed_in: dict[str, Browser]) -> None:

@@ -184,10 +184,11 @@ ACTIONS = {
 
 
 def act(page: Page, issue: Issue, action: Action, form: FormData, **extra: Any) -> dict[str, object]:
-    """Validate the form with the API's schema and run the API's endpoint for `action`."""
+    """Validate the form with the API's schema and run the API's endpoint for `action` on `issue`,
+    as loaded (not loaded again; a copy gone stale meanwhile costs the command a retry)."""
     body = action.body(page, form, **extra)
     endpoint = ENDPOINTS[f"/api/issues/{{ref}}/{action.name}"]
-    return endpoint(ref=issue.number, svc=page.svc, who=page.who, body=body, key=idempotency_key(form))
+    return endpoint(ref=issue, svc=page.svc, who=page.who, body=body, key=idempotency_key(form))
 
 
 # -- reading --------------------------------------------------------------------------------
@@ -364,9 +365,7 @@ def answer_coordination(ref: str, index: int, page: PageDep, form: FormDep) -> R
     issue = reachable_issue(page.svc, who, ref[:40])
     try:
         body = schemas.CoordinationAnswer.model_validate(fields(form, schemas.CoordinationAnswer))
-        result = api_issues.answer_coordination(
-            issue.number, index, body, page.svc, who, idempotency_key(form)
-        )
+        result = api_issues.answer_coordination_on(issue, index, body, page.svc, who, idempotency_key(form))
     except ValidationError as error:
         return _refused(page, issue.number, "coordination-answer", form, 422, problem(page, error))
     except CaselineError as error:

@@ -1,0 +1,76 @@
+# ruff: noqa: F811 -- the fixtures imported from pages_fixtures are used as arguments
+"""How often the item pages read the item from the store, counted on the live server's workflow.
+
+A form on an item page loads the item once, for the reach check, and hands that copy to the
+command; the replay page reads the item's events once and folds every state it shows from them.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+from uuid import UUID
+
+import pytest
+
+from tests.e2e.pages_fixtures import (  # noqa: F401 -- fixtures
+    Browser,
+    PagesWorld,
+    pages_server,
+    pages_world,
+    signed_in,
+)
+
+
+@contextmanager
+def counting(monkeypatch: pytest.MonkeyPatch, target: object, name: str) -> Iterator[Counter[UUID]]:
+    """Count the calls of `target.name` per aggregate id (given by position or as `originator_id`)."""
+    calls: Counter[UUID] = Counter()
+    original: Callable[..., Any] = getattr(target, name)
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        calls[kwargs.get("originator_id", args[0] if args else None)] += 1
+        return original(*args, **kwargs)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(target, name, counted)
+        yield calls
+
+
+def test_a_form_on_an_item_page_loads_the_item_once(
+    pages_world: PagesWorld, signed_in: dict[str, Browser], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    officer, late = signed_in["officer"], pages_world.items["late"]
+    workflow = pages_world.server.services.workflow
+    issue_id = workflow.issue_id(late)
+    before = workflow.get_issue(late).version
+    token = officer.token()
+    with counting(monkeypatch, workflow.repository, "get") as loads:
+        answer = officer.http.post(
+            f"/issues/{late}/do/progress", data={"note": "Cable moved", "_csrf": token}
+        )
+    assert answer.status_code == 303, answer.text[:500]
+    assert workflow.get_issue(late).version == before + 1
+    assert loads[issue_id] == 1
+
+
+def test_answering_a_coordination_request_on_an_item_page_loads_the_item_once(
+    pages_world: PagesWorld, signed_in: dict[str, Browser], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    officer, lane = signed_in["officer"], pages_world.items["lane"]
+    workflow = pages_world.server.services.workflow
+    asked = officer.post(
+        f"/issues/{lane}/do/coordination", {"department": "water", "request": "shut the main"}
+    )
+    assert asked.status_code == 303, asked.text[:500]
+    index = len(workflow.get_issue(lane).coordinations) - 1
+    token = officer.token()
+    with counting(monkeypatch, workflow.repository, "get") as loads:
+        answer = officer.http.post(
+            f"/issues/{lane}/coordination/{index}/answer", data={"answer": "Shut on Monday", "_csrf": token}
+        )
+    assert answer.status_code == 303, answer.text[:500]
+    assert workflow.get_issue(lane).coordinations[index]["answer"] == "Shut on Monday"
+    assert loads[workflow.issue_id(lane)] == 1

@@ -314,15 +314,23 @@ def show(
     return issue_page(page, ref[:40], flash=flash)
 
 
-def _after(page: Page, number: str, what: str, answer: dict[str, object]) -> Response:
-    position = answer.get("position")
-    wait = f"&wait={position}" if isinstance(position, int) else ""
-    return page.redirect(f"/issues/{number}?done={what}{wait}#timeline")
-
-
-def _refused(page: Page, ref: str, what: str, form: FormData, status: int, message: str) -> Response:
-    values = refill(form)
-    return issue_page(page, ref, status, error=message, failed=what, values=values)
+def _submit(
+    page: Page, number: str, what: str, form: FormData, command: Callable[[], dict[str, object]]
+) -> Response:
+    """Run a form's command and go to the item's timeline; a refusal (a value the API's schema
+    rejects, or a rule of the domain) comes back as the item's page with the message and the form
+    filled in again."""
+    try:
+        answer = command()
+    except ValidationError as error:
+        status, message = 422, problem(page, error)
+    except CaselineError as error:
+        status, message = status_for(error), error.message
+    else:
+        position = answer.get("position")
+        wait = f"&wait={position}" if isinstance(position, int) else ""
+        return page.redirect(f"/issues/{number}?done={what}{wait}#timeline")
+    return issue_page(page, number, status, error=message, failed=what, values=refill(form))
 
 
 @router.post("/issues/{ref}/do/{name}")
@@ -333,13 +341,7 @@ def do(ref: str, name: str, page: PageDep, form: FormDep) -> Response:
     if action is None:
         raise PageError(404, page.t("There is no such action."))
     issue = reachable_issue(page.svc, who, ref[:40])
-    try:
-        answer = act(page, issue, action, form)
-    except ValidationError as error:
-        return _refused(page, issue.number, name, form, 422, problem(page, error))
-    except CaselineError as error:
-        return _refused(page, issue.number, name, form, status_for(error), error.message)
-    return _after(page, issue.number, name, answer)
+    return _submit(page, issue.number, name, form, lambda: act(page, issue, action, form))
 
 
 @router.post("/issues/{ref}/opinions/{opinion_id}/answer")
@@ -348,14 +350,12 @@ def answer(ref: str, opinion_id: UUID, page: PageDep, form: FormDep) -> Response
     who = page.require(*STAFF)
     page.check(form)
     issue = reachable_issue(page.svc, who, ref[:40])
-    try:
+
+    def command() -> dict[str, object]:
         body = schemas.AnswerRequest.model_validate(fields(form, schemas.AnswerRequest))
-        result = answer_opinion(opinion_id, body, page.svc, who, idempotency_key(form))
-    except ValidationError as error:
-        return _refused(page, issue.number, "answer", form, 422, problem(page, error))
-    except CaselineError as error:
-        return _refused(page, issue.number, "answer", form, status_for(error), error.message)
-    return _after(page, issue.number, "answer", result)
+        return answer_opinion(opinion_id, body, page.svc, who, idempotency_key(form))
+
+    return _submit(page, issue.number, "answer", form, command)
 
 
 @router.post("/issues/{ref}/coordination/{index}/answer")
@@ -363,14 +363,12 @@ def answer_coordination(ref: str, index: int, page: PageDep, form: FormDep) -> R
     who = page.require(*STAFF)
     page.check(form)
     issue = reachable_issue(page.svc, who, ref[:40])
-    try:
+
+    def command() -> dict[str, object]:
         body = schemas.CoordinationAnswer.model_validate(fields(form, schemas.CoordinationAnswer))
-        result = api_issues.answer_coordination_on(issue, index, body, page.svc, who, idempotency_key(form))
-    except ValidationError as error:
-        return _refused(page, issue.number, "coordination-answer", form, 422, problem(page, error))
-    except CaselineError as error:
-        return _refused(page, issue.number, "coordination-answer", form, status_for(error), error.message)
-    return _after(page, issue.number, "coordination-answer", result)
+        return api_issues.answer_coordination_on(issue, index, body, page.svc, who, idempotency_key(form))
+
+    return _submit(page, issue.number, "coordination-answer", form, command)
 
 
 # -- replay ---------------------------------------------------------------------------------

@@ -1,5 +1,6 @@
 # ruff: noqa: F811 -- the fixtures imported from pages_fixtures are used as arguments
-"""How often the item pages read the item from the store, counted on the live server's workflow.
+"""The item page's answer forms, and how often the item pages read the item from the store
+(counted on the live server's workflow); test_pages.py covers the rest of these pages.
 
 A form on an item page loads the item once, for the reach check, and hands that copy to the
 command; the replay page reads the item's events once and folds every state it shows from them.
@@ -7,6 +8,7 @@ command; the replay page reads the item's events once and folds every state it s
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -22,6 +24,11 @@ from tests.e2e.pages_fixtures import (  # noqa: F401 -- fixtures
     pages_world,
     signed_in,
 )
+
+
+def alert(html: str) -> str:
+    found = re.search(r'role="alert">([^<]*)<', html)
+    return found.group(1) if found else ""
 
 
 @contextmanager
@@ -74,3 +81,34 @@ def test_answering_a_coordination_request_on_an_item_page_loads_the_item_once(
     assert answer.status_code == 303, answer.text[:500]
     assert workflow.get_issue(lane).coordinations[index]["answer"] == "Shut on Monday"
     assert loads[workflow.issue_id(lane)] == 1
+
+
+def test_the_answer_forms_record_an_answer_and_refuse_a_bad_one_with_the_page(
+    pages_world: PagesWorld, signed_in: dict[str, Browser]
+) -> None:
+    officer, lane = signed_in["officer"], pages_world.items["lane"]
+    workflow = pages_world.server.services.workflow
+    voice = pages_world.opinions["lane"]
+    # A reporter's voice: answered, then a blank answer refused by the schema, naming the field
+    answered = officer.post(f"/issues/{lane}/opinions/{voice}/answer", {"feedback": "Lights on Friday"})
+    assert answered.status_code == 303, answered.text[:500]
+    assert answered.headers["location"].startswith(f"/issues/{lane}?done=answer&wait=")
+    assert workflow.get_opinion(voice).answers[-1] == "Lights on Friday"
+    before = pages_world.head()
+    blank = officer.post(f"/issues/{lane}/opinions/{voice}/answer", {"feedback": " "})
+    assert blank.status_code == 422
+    assert "Feedback" in alert(blank.text)
+    # A coordination request: answered, then answered again, which the item refuses
+    officer.post(f"/issues/{lane}/do/coordination", {"department": "parks", "request": "trim the tree"})
+    index = len(workflow.get_issue(lane).coordinations) - 1
+    first = officer.post(f"/issues/{lane}/coordination/{index}/answer", {"answer": "Trimmed"})
+    assert first.status_code == 303, first.text[:500]
+    assert first.headers["location"].startswith(f"/issues/{lane}?done=coordination-answer&wait=")
+    before = pages_world.head()
+    again = officer.post(f"/issues/{lane}/coordination/{index}/answer", {"answer": "Trimmed twice"})
+    assert again.status_code == 409
+    assert "already answered" in alert(again.text)
+    assert "Street lights for lane 7" in again.text, "the item's own page"
+    blank = officer.post(f"/issues/{lane}/coordination/{index}/answer", {"answer": ""})
+    assert blank.status_code == 422
+    assert pages_world.head() == before, "a refused answer writes nothing"

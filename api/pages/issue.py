@@ -36,6 +36,7 @@ from api.pages.web import (
 )
 from api.routes import issues as api_issues
 from api.routes.opinions import answer_opinion
+from domain.base import CaselineAggregate
 from domain.errors import CaselineError
 from domain.issue import WORKING, Issue
 from domain.rules import DISCLOSABLE_FIELDS, Horizon, Role, Stage, Verdict
@@ -406,20 +407,20 @@ def facts(page: Page, issue: Issue, moment: datetime) -> dict[str, str]:
 
 
 def _moment(
-    page: Page, issue: Issue, stamps: list[datetime], version: int | None, at: str | None
+    page: Page, issue: Issue, history: list[CaselineAggregate.Event], version: int | None, at: str | None
 ) -> dict[str, Any]:
-    latest = len(stamps)
+    latest = len(history)
     try:
         if at:
             try:
                 moment = page.local_input(at)
             except ValueError:
                 return {"error": page.t("That moment cannot be read; use the date and time picker.")}
-            state = page.svc.workflow.issue_at(issue.id, at=moment)
+            state = page.svc.workflow.issue_at(issue.id, at=moment, history=history)
         else:
             chosen = min(max(1, version or latest), latest)
-            state = page.svc.workflow.issue_at(issue.id, version=chosen)
-            moment = stamps[chosen - 1]
+            state = page.svc.workflow.issue_at(issue.id, version=chosen, history=history)
+            moment = history[chosen - 1].timestamp
     except CaselineError as error:
         return {"error": error.message}
     return {"version": state.version, "moment": moment, "facts": facts(page, state, moment), "at": at or ""}
@@ -437,11 +438,12 @@ def replay(
 ) -> Response:
     """The item as it stood at a version or a moment; with `compare`, two moments side by side."""
     who = page.require(*SUPERVISORS)
-    issue = reachable_issue(page.svc, who, ref[:40])
-    history = page.svc.workflow.history(issue.id)
-    stamps = [e.timestamp for e in history]
-    first = _moment(page, issue, stamps, a, at_a)
-    second = _moment(page, issue, stamps, b or 1, at_b) if compare else None
+    # One read of the item's events: its state now (for the reach check) and at each moment are
+    # folded from them.
+    history = page.svc.workflow.history(ref[:40])
+    issue = reachable_issue(page.svc, who, page.svc.workflow.issue_at(ref[:40], history=history))
+    first = _moment(page, issue, history, a, at_a)
+    second = _moment(page, issue, history, b or 1, at_b) if compare else None
     changed = set()
     if second and "facts" in first and "facts" in second:
         changed = {k for k in FACTS if first["facts"][k] != second["facts"][k]}
@@ -451,13 +453,13 @@ def replay(
         history=[
             {"version": e.originator_version, "at": e.timestamp, "event": type(e).__name__} for e in history
         ],
-        latest=len(stamps),
+        latest=len(history),
         first=first,
         second=second,
         compare=bool(compare),
         facts_order=FACTS,
         fact_titles=FACT_TITLES,
         changed=changed,
-        a=first.get("version", a or len(stamps)),
+        a=first.get("version", a or len(history)),
         b=second.get("version", b or 1) if second else (b or 1),
     )

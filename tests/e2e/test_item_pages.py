@@ -112,3 +112,28 @@ def test_the_answer_forms_record_an_answer_and_refuse_a_bad_one_with_the_page(
     blank = officer.post(f"/issues/{lane}/coordination/{index}/answer", {"answer": ""})
     assert blank.status_code == 422
     assert pages_world.head() == before, "a refused answer writes nothing"
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"a": "2", "compare": "1", "b": "3"},
+        {"at_a": "2026-03-04T12:00", "compare": "1", "at_b": "2026-03-06T12:00"},
+        {"a": "2"},
+        {"at_a": "2020-01-01T00:00"},
+    ],
+    ids=["two-versions", "two-moments", "one-version", "before-the-item"],
+)
+def test_the_replay_page_reads_the_items_events_once(
+    pages_world: PagesWorld,
+    signed_in: dict[str, Browser],
+    monkeypatch: pytest.MonkeyPatch,
+    params: dict[str, str],
+) -> None:
+    number = pages_world.items["replay"]
+    workflow = pages_world.server.services.workflow
+    with counting(monkeypatch, workflow.events, "get") as reads:
+        page = signed_in["supervisor"].get(f"/issues/{number}/replay", params=params)
+    assert page.status_code == 200
+    assert 'aria-label="Moment A"' in page.text
+    assert reads[workflow.issue_id(number)] == 1

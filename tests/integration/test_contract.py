@@ -369,6 +369,10 @@ def test_the_history_of_anything_but_an_issue_is_no_issue(workflow: Workflow) ->
         with pytest.raises(IssueNotFoundError, match=f"There is no issue {ref}"):
             workflow.get_issue(ref)
     assert names(workflow.history(number)) == ["Opened"]
+    # ...and a replay is never folded from another item's history
+    other = open_plain_issue(workflow, title="Benches")
+    with pytest.raises(ValueError, match="not that of issue"):
+        workflow.issue_at(number, history=workflow.history(other))
 
 
 # -- issue numbers ----------------------------------------------------------------------

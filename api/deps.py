@@ -150,13 +150,15 @@ def within_reach(who: Principal, issue: Issue) -> bool:
     return False
 
 
-def reachable_issue(svc: Services, who: Principal, ref: str) -> Issue:
-    """The issue if the caller may see it; otherwise the same 404 as a missing one (401 if anonymous)."""
+def reachable_issue(svc: Services, who: Principal, ref: str | Issue) -> Issue:
+    """The issue if the caller may see it; otherwise the same 404 as a missing one (401 if anonymous).
+
+    An issue already loaded (by a page's own reach check, say) is checked as it is, not loaded again."""
     if who is ANONYMOUS:
         raise unauthorised("Sign in first.")
-    issue = svc.workflow.get_issue(ref)
+    issue = ref if isinstance(ref, Issue) else svc.workflow.get_issue(ref)
     if not within_reach(who, issue):
-        raise IssueNotFoundError(ref[:40])
+        raise IssueNotFoundError(issue.number if isinstance(ref, Issue) else ref[:40])
     return issue
 
 

@@ -395,41 +395,60 @@ class Workflow(Application[UUID]):
             self.get_meeting(meeting_id)
         return meeting_id
 
-    def issue_at(self, ref: UUID | str, *, version: int | None = None, at: datetime | None = None) -> Issue:
-        """The issue as it stood at a version, or at a moment (the last event not after it)."""
+    def issue_at(
+        self,
+        ref: UUID | str,
+        *,
+        version: int | None = None,
+        at: datetime | None = None,
+        history: Sequence[CaselineAggregate.Event] | None = None,
+    ) -> Issue:
+        """The issue as it stood at a version, or at a moment (the last event not after it).
+
+        Given `history`, its events as `history(ref)` returned them, the state is folded from those
+        instead of read again: a caller showing the history and several moments reads it once."""
         issue_id = self.issue_id(ref)
         if version is not None and at is not None:
             raise InvalidInputError("as of", "give a version or a moment, not both")
-        if version is not None:
-            if version < 1:
-                raise InvalidInputError("version", "must be 1 or more")
+        if version is not None and version < 1:
+            raise InvalidInputError("version", "must be 1 or more")
+        if at is not None and at.tzinfo is None:
+            raise InvalidInputError("at", "must carry a time zone")
+        if history is None and at is None:
+            # Now, or at a version: from the store, by way of the latest snapshot not after it.
+            if version is None:
+                return self.get_issue(issue_id)
             try:
                 issue = self.repository.get(issue_id, version=version, projector_func=fast_projector)
             except AggregateNotFoundError:
                 raise IssueNotFoundError(ref) from None
-            if not isinstance(issue, Issue):
-                raise IssueNotFoundError(ref)
-            if issue.version < version:
-                raise InvalidInputError("version", f"issue {issue.number} has only {issue.version} versions")
-            return issue
-        if at is None:
-            return self.get_issue(issue_id)
-        if at.tzinfo is None:
-            raise InvalidInputError("at", "must carry a time zone")
-        events = [e for e in self._events_of(issue_id) if e.timestamp <= at]
-        if not events:
-            raise IssueNotFoundError(f"{ref} as of {utc_text(at)}")
-        issue = fast_projector(None, events)
+        else:
+            # At a moment, or from the history given: the events up to it, folded.
+            events = self._events_of(issue_id) if history is None else history
+            if events and events[0].originator_id != issue_id:
+                raise ValueError(f"the history given is not that of issue {ref}")
+            if version is not None:
+                events = [e for e in events if e.originator_version <= version]
+            elif at is not None:
+                events = [e for e in events if e.timestamp <= at]
+                if not events:
+                    raise IssueNotFoundError(f"{ref} as of {utc_text(at)}")
+            issue = fast_projector(None, events)
         if not isinstance(issue, Issue):
             raise IssueNotFoundError(ref)
+        if version is not None and issue.version < version:
+            raise InvalidInputError("version", f"issue {issue.number} has only {issue.version} versions")
         return issue
 
     def _events_of(self, aggregate_id: UUID) -> list[CaselineAggregate.Event]:
         return cast("list[CaselineAggregate.Event]", list(self.events.get(aggregate_id)))
 
     def history(self, ref: UUID | str) -> list[CaselineAggregate.Event]:
-        """Every event of the issue, oldest first."""
-        return self._events_of(self.get_issue(ref).id)
+        """Every event of the issue, oldest first (one read of its stream)."""
+        events = self._events_of(self.issue_id(ref))
+        if not isinstance(fast_projector(None, events[:1]), Issue):
+            raise IssueNotFoundError(ref)
+        return events
 
     def contact(self, opinion_id: UUID) -> Contact | None:
         """The reporter's contact details, for roles that may see them."""

@@ -36,6 +36,7 @@ from api.pages.web import (
 )
 from api.routes import issues as api_issues
 from api.routes.opinions import answer_opinion
+from domain.base import CaselineAggregate
 from domain.errors import CaselineError
 from domain.issue import WORKING, Issue
 from domain.rules import DISCLOSABLE_FIELDS, Horizon, Role, Stage, Verdict
@@ -184,10 +185,11 @@ ACTIONS = {
 
 
 def act(page: Page, issue: Issue, action: Action, form: FormData, **extra: Any) -> dict[str, object]:
-    """Validate the form with the API's schema and run the API's endpoint for `action`."""
+    """Validate the form with the API's schema and run the API's endpoint for `action` on `issue`,
+    as loaded (not loaded again; a copy gone stale meanwhile costs the command a retry)."""
     body = action.body(page, form, **extra)
     endpoint = ENDPOINTS[f"/api/issues/{{ref}}/{action.name}"]
-    return endpoint(ref=issue.number, svc=page.svc, who=page.who, body=body, key=idempotency_key(form))
+    return endpoint(ref=issue, svc=page.svc, who=page.who, body=body, key=idempotency_key(form))
 
 
 # -- reading --------------------------------------------------------------------------------
@@ -313,15 +315,23 @@ def show(
     return issue_page(page, ref[:40], flash=flash)
 
 
-def _after(page: Page, number: str, what: str, answer: dict[str, object]) -> Response:
-    position = answer.get("position")
-    wait = f"&wait={position}" if isinstance(position, int) else ""
-    return page.redirect(f"/issues/{number}?done={what}{wait}#timeline")
-
-
-def _refused(page: Page, ref: str, what: str, form: FormData, status: int, message: str) -> Response:
-    values = refill(form)
-    return issue_page(page, ref, status, error=message, failed=what, values=values)
+def _submit(
+    page: Page, number: str, what: str, form: FormData, command: Callable[[], dict[str, object]]
+) -> Response:
+    """Run a form's command and go to the item's timeline; a refusal (a value the API's schema
+    rejects, or a rule of the domain) comes back as the item's page with the message and the form
+    filled in again."""
+    try:
+        answer = command()
+    except ValidationError as error:
+        status, message = 422, problem(page, error)
+    except CaselineError as error:
+        status, message = status_for(error), error.message
+    else:
+        position = answer.get("position")
+        wait = f"&wait={position}" if isinstance(position, int) else ""
+        return page.redirect(f"/issues/{number}?done={what}{wait}#timeline")
+    return issue_page(page, number, status, error=message, failed=what, values=refill(form))
 
 
 @router.post("/issues/{ref}/do/{name}")
@@ -332,13 +342,7 @@ def do(ref: str, name: str, page: PageDep, form: FormDep) -> Response:
     if action is None:
         raise PageError(404, page.t("There is no such action."))
     issue = reachable_issue(page.svc, who, ref[:40])
-    try:
-        answer = act(page, issue, action, form)
-    except ValidationError as error:
-        return _refused(page, issue.number, name, form, 422, problem(page, error))
-    except CaselineError as error:
-        return _refused(page, issue.number, name, form, status_for(error), error.message)
-    return _after(page, issue.number, name, answer)
+    return _submit(page, issue.number, name, form, lambda: act(page, issue, action, form))
 
 
 @router.post("/issues/{ref}/opinions/{opinion_id}/answer")
@@ -347,14 +351,12 @@ def answer(ref: str, opinion_id: UUID, page: PageDep, form: FormDep) -> Response
     who = page.require(*STAFF)
     page.check(form)
     issue = reachable_issue(page.svc, who, ref[:40])
-    try:
+
+    def command() -> dict[str, object]:
         body = schemas.AnswerRequest.model_validate(fields(form, schemas.AnswerRequest))
-        result = answer_opinion(opinion_id, body, page.svc, who, idempotency_key(form))
-    except ValidationError as error:
-        return _refused(page, issue.number, "answer", form, 422, problem(page, error))
-    except CaselineError as error:
-        return _refused(page, issue.number, "answer", form, status_for(error), error.message)
-    return _after(page, issue.number, "answer", result)
+        return answer_opinion(opinion_id, body, page.svc, who, idempotency_key(form))
+
+    return _submit(page, issue.number, "answer", form, command)
 
 
 @router.post("/issues/{ref}/coordination/{index}/answer")
@@ -362,16 +364,12 @@ def answer_coordination(ref: str, index: int, page: PageDep, form: FormDep) -> R
     who = page.require(*STAFF)
     page.check(form)
     issue = reachable_issue(page.svc, who, ref[:40])
-    try:
+
+    def command() -> dict[str, object]:
         body = schemas.CoordinationAnswer.model_validate(fields(form, schemas.CoordinationAnswer))
-        result = api_issues.answer_coordination(
-            issue.number, index, body, page.svc, who, idempotency_key(form)
-        )
-    except ValidationError as error:
-        return _refused(page, issue.number, "coordination-answer", form, 422, problem(page, error))
-    except CaselineError as error:
-        return _refused(page, issue.number, "coordination-answer", form, status_for(error), error.message)
-    return _after(page, issue.number, "coordination-answer", result)
+        return api_issues.answer_coordination_on(issue, index, body, page.svc, who, idempotency_key(form))
+
+    return _submit(page, issue.number, "coordination-answer", form, command)
 
 
 # -- replay ---------------------------------------------------------------------------------
@@ -409,20 +407,20 @@ def facts(page: Page, issue: Issue, moment: datetime) -> dict[str, str]:
 
 
 def _moment(
-    page: Page, issue: Issue, stamps: list[datetime], version: int | None, at: str | None
+    page: Page, issue: Issue, history: list[CaselineAggregate.Event], version: int | None, at: str | None
 ) -> dict[str, Any]:
-    latest = len(stamps)
+    latest = len(history)
     try:
         if at:
             try:
                 moment = page.local_input(at)
             except ValueError:
                 return {"error": page.t("That moment cannot be read; use the date and time picker.")}
-            state = page.svc.workflow.issue_at(issue.id, at=moment)
+            state = page.svc.workflow.issue_at(issue.id, at=moment, history=history)
         else:
             chosen = min(max(1, version or latest), latest)
-            state = page.svc.workflow.issue_at(issue.id, version=chosen)
-            moment = stamps[chosen - 1]
+            state = page.svc.workflow.issue_at(issue.id, version=chosen, history=history)
+            moment = history[chosen - 1].timestamp
     except CaselineError as error:
         return {"error": error.message}
     return {"version": state.version, "moment": moment, "facts": facts(page, state, moment), "at": at or ""}
@@ -440,11 +438,12 @@ def replay(
 ) -> Response:
     """The item as it stood at a version or a moment; with `compare`, two moments side by side."""
     who = page.require(*SUPERVISORS)
-    issue = reachable_issue(page.svc, who, ref[:40])
-    history = page.svc.workflow.history(issue.id)
-    stamps = [e.timestamp for e in history]
-    first = _moment(page, issue, stamps, a, at_a)
-    second = _moment(page, issue, stamps, b or 1, at_b) if compare else None
+    # One read of the item's events: its state now (for the reach check) and at each moment are
+    # folded from them.
+    history = page.svc.workflow.history(ref[:40])
+    issue = reachable_issue(page.svc, who, page.svc.workflow.issue_at(ref[:40], history=history))
+    first = _moment(page, issue, history, a, at_a)
+    second = _moment(page, issue, history, b or 1, at_b) if compare else None
     changed = set()
     if second and "facts" in first and "facts" in second:
         changed = {k for k in FACTS if first["facts"][k] != second["facts"][k]}
@@ -454,13 +453,13 @@ def replay(
         history=[
             {"version": e.originator_version, "at": e.timestamp, "event": type(e).__name__} for e in history
         ],
-        latest=len(stamps),
+        latest=len(history),
         first=first,
         second=second,
         compare=bool(compare),
         facts_order=FACTS,
         fact_titles=FACT_TITLES,
         changed=changed,
-        a=first.get("version", a or len(stamps)),
+        a=first.get("version", a or len(history)),
         b=second.get("version", b or 1) if second else (b or 1),
     )

@@ -96,8 +96,9 @@ def history(ref: RefPath, svc: ServicesDep, who: PrincipalDep) -> list[dict[str,
 Call = Callable[[Workflow, Principal, IssueRef, Any, str | None], Result]
 
 
-# Each action's work, run synchronously: the HTML pages call these, the JSON endpoints run them in
-# the thread pool.
+# Each action's work, run synchronously: the JSON endpoints run them through `run_command`, the HTML
+# pages call them with the issue their own reach check loaded (or its number), so that it is loaded
+# once per request.
 ACTION_CALLS: dict[str, Callable[..., dict[str, object]]] = {}
 
 
@@ -111,7 +112,7 @@ def _action(
     """Register `POST /api/issues/{ref}/<path>` for one action."""
 
     def perform(
-        ref: str, svc: Services, who: Principal, body: BaseModel, key: str | None
+        ref: str | Issue, svc: Services, who: Principal, body: BaseModel, key: str | None
     ) -> dict[str, object]:
         issue = reachable_issue(svc, who, ref)
         if who.role not in roles:
@@ -307,6 +308,18 @@ def answer_coordination(
     key: IdempotencyKey = None,
 ) -> dict[str, object]:
     """Record the other department's answer to a coordination request."""
+    return answer_coordination_on(ref, index, body, svc, who, key)
+
+
+def answer_coordination_on(
+    ref: str | Issue,
+    index: int,
+    body: schemas.CoordinationAnswer,
+    svc: Services,
+    who: Principal,
+    key: str | None,
+) -> dict[str, object]:
+    """`answer_coordination`'s work, for an issue named or already loaded (as the item page has)."""
     issue = reachable_issue(svc, who, ref)
     if who.role not in STAFF:
         raise NotPermittedError(f"Your role may not answer coordination on issue {issue.number}.")

@@ -6,6 +6,7 @@ Each test is given / when / then. The stores come from the `settings` fixture in
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
@@ -305,6 +306,73 @@ def test_replays_an_issue_as_of_the_moment_of_each_event(workflow: Workflow, clo
     assert (at_opening.version, at_opening.leader) == (1, None)
     assert (before_assignment.version, before_assignment.leader) == (1, None)
     assert (after_assignment.version, after_assignment.leader) == (2, "Zhang")
+
+
+def as_answered(call: Callable[[], Issue]) -> tuple[str, Any]:
+    """What a replay answers: the state it gives, or the error it raises, comparable."""
+    try:
+        return "state", vars(call())
+    except CaselineError as error:
+        return type(error).__name__, str(error)
+
+
+def test_replays_from_a_history_already_read_as_from_the_store(
+    workflow: Workflow, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given an item opened, assigned, handed over a day apart, then reported on past its 50th
+    # event (so the store replays from a snapshot)
+    number = open_plain_issue(workflow)
+    clock.advance(timedelta(days=1))
+    workflow.assign_leader(
+        CLERK, number, leader="Zhang", department="Public works office", goals=["lights"],
+        measures=["lamps"], deadline=clock.now() + timedelta(days=30),
+    )  # fmt: skip
+    clock.advance(timedelta(days=1))
+    workflow.hand_over(CLERK, number, to="Li", reason="transfer")
+    for n in range(50):
+        clock.advance(timedelta(minutes=1))
+        workflow.report_progress(CLERK, number, note=f"report {n}")
+    history = workflow.history(number)
+    issue_id = workflow.issue_id(number)
+    versions = [*range(0, len(history) + 2)]
+    moments = [e.timestamp + delta for e in history[:4] for delta in (timedelta(0), timedelta(seconds=-1))]
+    moments += [history[-1].timestamp, history[-1].timestamp + timedelta(days=1)]
+    asked: list[dict[str, Any]] = [{}, *({"version": v} for v in versions), *({"at": m} for m in moments)]
+    asked.append({"at": on(5, 3).replace(tzinfo=None)})
+    refs = (number, issue_id)
+    from_store = [as_answered(lambda r=r, a=a: workflow.issue_at(r, **a)) for r in refs for a in asked]
+
+    # When the same replays are asked of the history already read, by number and by id
+    def unread(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the history given is read again")
+
+    monkeypatch.setattr(workflow.events, "get", unread)
+    from_history = [
+        as_answered(lambda r=r, a=a: workflow.issue_at(r, history=history, **a)) for r in refs for a in asked
+    ]
+
+    # Then they answer exactly as the store does, states and refusals alike, without reading it
+    assert from_history == from_store
+    assert {kind for kind, _ in from_store} == {"state", "InvalidInputError", "IssueNotFoundError"}
+
+
+def test_the_history_of_anything_but_an_issue_is_no_issue(workflow: Workflow) -> None:
+    # Given a voice (an aggregate, but no issue) and an item
+    voice = record(workflow)
+    number = open_plain_issue(workflow)
+
+    # When the history of the voice's id, of an unknown number and of an unknown id are asked for
+    # Then each is refused as no such issue, as loading it would be; the item's is its events
+    for ref in (voice, "2026-9999", UUID(int=7)):
+        with pytest.raises(IssueNotFoundError, match=f"There is no issue {ref}"):
+            workflow.history(ref)
+        with pytest.raises(IssueNotFoundError, match=f"There is no issue {ref}"):
+            workflow.get_issue(ref)
+    assert names(workflow.history(number)) == ["Opened"]
+    # ...and a replay is never folded from another item's history
+    other = open_plain_issue(workflow, title="Benches")
+    with pytest.raises(ValueError, match="not that of issue"):
+        workflow.issue_at(number, history=workflow.history(other))
 
 
 # -- issue numbers ----------------------------------------------------------------------

@@ -411,6 +411,25 @@ def working_by_level(db: ViewDB, *, now: datetime) -> dict[str, tuple[int, int]]
     return out
 
 
+FUNNEL_STEPS = ("opened", "assigned", "escalated_once", "escalated_twice", "committee")
+
+
+def funnel(db: ViewDB) -> dict[str, int]:
+    """How far the items on the board went (`FUNNEL_STEPS`): all of them, those given a leader,
+    escalated at least once, at least twice, and those on the standing committee's list; one pass
+    over the board in SQL."""
+    with db.read() as tx:
+        found = tx.fetchone(
+            "SELECT COUNT(*), "
+            "COALESCE(SUM(CASE WHEN leader IS NOT NULL AND leader <> '' THEN 1 ELSE 0 END), 0), "
+            "COALESCE(SUM(CASE WHEN escalations >= 1 THEN 1 ELSE 0 END), 0), "
+            "COALESCE(SUM(CASE WHEN escalations >= 2 THEN 1 ELSE 0 END), 0), "
+            "COALESCE(SUM(CASE WHEN on_committee <> 0 THEN 1 ELSE 0 END), 0) FROM board"
+        )
+    assert found is not None
+    return dict(zip(FUNNEL_STEPS, (int(n) for n in found), strict=True))
+
+
 def overdue_items(db: ViewDB, *, now: datetime, limit: int = 1000) -> list[dict[str, Any]]:
     """The overdue index for the scheduler: items being worked on whose deadline has passed,
     oldest deadline first, skipping items already with the standing committee for that deadline.

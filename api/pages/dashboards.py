@@ -32,17 +32,9 @@ def overdue_by_level(svc: Services, now: datetime) -> list[dict[str, Any]]:
     ]
 
 
-def funnel(svc: Services, now: datetime) -> list[dict[str, Any]]:
+def funnel(svc: Services) -> list[dict[str, Any]]:
     """How far items went: opened, given a leader, escalated once, twice, referred to the committee."""
-    board = export_rows(svc.projector, "board", now, target=svc.settings.satisfaction_target)
-    steps = [
-        ("opened", len(board)),
-        ("assigned", sum(1 for r in board if r["leader"])),
-        ("escalated_once", sum(1 for r in board if r["escalations"] >= 1)),
-        ("escalated_twice", sum(1 for r in board if r["escalations"] >= 2)),
-        ("committee", sum(1 for r in board if r["on_committee"])),
-    ]
-    return [{"step": step, "items": count} for step, count in steps]
+    return [{"step": step, "items": count} for step, count in queries.funnel(svc.projector.db).items()]
 
 
 TABLES = get_args(Table)
@@ -54,7 +46,7 @@ def table(page: Page, name: str) -> list[dict[str, Any]]:
     if name == "overdue-by-level":
         return overdue_by_level(svc, now)
     if name == "funnel":
-        return funnel(svc, now)
+        return funnel(svc)
     return export_rows(svc.projector, name, now, target=svc.settings.satisfaction_target)
 
 

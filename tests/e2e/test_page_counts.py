@@ -200,6 +200,42 @@ def test_the_dashboards_overdue_by_level_is_a_hand_count_of_the_items(
         browser.close()
 
 
+def test_the_dashboards_funnel_is_a_hand_count_of_the_items(town: tuple[LiveServer, list[str]]) -> None:
+    server, numbers = town
+    wf, clock = server.services.workflow, server.clock
+    # Let deadlines pass again and again: every late item climbs once, the first half's again and
+    # again, to the committee
+    for turn in range(4):
+        clock.advance(timedelta(days=60))
+        for number in numbers if turn == 0 else numbers[:12]:
+            wf.escalate_if_overdue(number)
+    server.settle()
+    climbs = {
+        number: sum(
+            type(e).__name__ in ("Escalated", "ReferredToStandingCommittee") for e in wf.history(number)
+        )
+        for number in numbers
+    }
+    issues = _issues(server, numbers)
+    expected = {
+        "opened": len(issues),
+        "assigned": sum(1 for i in issues if i.leader),
+        "escalated_once": sum(1 for n in numbers if climbs[n] >= 1),
+        "escalated_twice": sum(1 for n in numbers if climbs[n] >= 2),
+        "committee": sum(1 for i in issues if i.on_committee_list),
+    }
+    # (every step is told apart from the one before it)
+    assert list(expected.values()) == sorted(expected.values(), reverse=True)
+    assert len(set(expected.values())) == len(expected), expected
+    browser = _signed_in(server, "sup-count")
+    try:
+        download = browser.get("/dashboards/download/funnel.csv")
+        shown = {row["step"]: int(row["items"]) for row in csv.DictReader(io.StringIO(download.text))}
+    finally:
+        browser.close()
+    assert shown == expected
+
+
 # -- how many queries --------------------------------------------------------------------------
 
 

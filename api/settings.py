@@ -144,7 +144,9 @@ class Settings(BaseSettings):
         description="Recurring duties to raise: all, or some of " + ", ".join(DUTIES) + ".",
     )
     duty_timezone: str = Field(
-        "Asia/Shanghai", description="Time zone of the duty calendar (14th, 28th, ...)."
+        "Asia/Shanghai",
+        description="The town's time zone: of the duty calendar (14th, 28th, ...), of the pages' "
+        "dates and of the satisfaction report's months.",
     )
     smtp_enabled: bool = Field(False, description="Send inbox notifications by e-mail.")
     smtp_host: str = Field("127.0.0.1", min_length=1, max_length=255, description="SMTP server.")
@@ -206,6 +208,11 @@ class Settings(BaseSettings):
     def reminder_lead_times(self) -> tuple[timedelta, ...]:
         """The reminder lead times, longest first."""
         return parse_leads(self.reminder_leads)
+
+    @property
+    def zone(self) -> ZoneInfo:
+        """The town's time zone (`duty_timezone`, checked when the settings were read)."""
+        return ZoneInfo(self.duty_timezone)
 
     @property
     def email_max_age(self) -> timedelta:

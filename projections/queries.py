@@ -9,7 +9,7 @@ import math
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import UTC, datetime, tzinfo
 from typing import Any
 
 from projections.board import CLOCK_RUNNING, STAGE_CODES, TEXT_BOARD_ROWID, TEXT_STAGE_CODE
@@ -545,17 +545,62 @@ def public_register(db: ViewDB, *, now: datetime, page: int = 1, page_size: int 
     return Page(result, total, {}, page, page_size)
 
 
-def satisfaction(db: ViewDB, *, by: str = "area", target: float = 0.95) -> list[dict[str, Any]]:
-    """Satisfaction per area, unit, leader, level or period (YYYY-MM) over all concluded rounds,
-    as the share of satisfied + basically satisfied verdicts, beside the target."""
+def local_months(first: datetime | None, last: datetime | None, zone: tzinfo) -> list[tuple[str, str, str]]:
+    """The calendar months in `zone` from the one holding `first` to the one holding `last`, each as
+    (YYYY-MM, its first moment, the next month's first moment), the moments as the views store them
+    (`iso`, UTC)."""
+    if first is None or last is None:
+        return []
+    start, end = first.astimezone(zone), last.astimezone(zone)
+    year, month = start.year, start.month
+    months = []
+    while (year, month) <= (end.year, end.month):
+        after = (year + month // 12, month % 12 + 1)
+        months.append(
+            (
+                f"{year:04d}-{month:02d}",
+                iso(datetime(year, month, 1, tzinfo=zone)),
+                iso(datetime(*after, 1, tzinfo=zone)),
+            )
+        )
+        year, month = after
+    return months
+
+
+def satisfaction(
+    db: ViewDB, *, by: str = "area", target: float = 0.95, zone: tzinfo = UTC
+) -> list[dict[str, Any]]:
+    """Satisfaction per area, unit, leader, level or period over all concluded rounds, as the share
+    of satisfied + basically satisfied verdicts, beside the target. A period is a calendar month
+    (YYYY-MM) in `zone`, the town's: the month a round concluded in, as people there count it."""
     if by not in ("area", "unit", "leader", "level", "period"):
         raise ValueError("by must be area, unit, leader, level or period")
+    counted = (
+        "COUNT(*), SUM(satisfied), SUM(basically), SUM(dissatisfied), "
+        "SUM(CASE WHEN outcome = 'closed' THEN 1 ELSE 0 END)"
+    )
     with db.read() as tx:
-        rows = tx.fetchall(
-            f"SELECT {by}, COUNT(*), SUM(satisfied), SUM(basically), SUM(dissatisfied), "
-            "SUM(CASE WHEN outcome = 'closed' THEN 1 ELSE 0 END) "
-            f"FROM conclusions GROUP BY {by} ORDER BY {by} IS NULL, {by}"  # none last, on both stores
-        )
+        if by == "period":
+            span = tx.fetchone("SELECT MIN(at), MAX(at) FROM conclusions")
+            assert span is not None  # (an aggregate always answers a row: NULLs when no round is)
+            months = local_months(from_iso(span[0]), from_iso(span[1]), zone)
+            values = ", ".join(["(?, ?, ?)"] * len(months))
+            rows = (
+                tx.fetchall(
+                    f"WITH months (period, since, until) AS (VALUES {values}) "
+                    f"SELECT m.period, {counted} FROM months m "
+                    "JOIN conclusions c ON c.at >= m.since AND c.at < m.until "
+                    "GROUP BY m.period ORDER BY m.period",
+                    [value for month in months for value in month],
+                )
+                if months
+                else []
+            )
+        else:
+            rows = tx.fetchall(
+                f"SELECT {by}, {counted} "
+                f"FROM conclusions GROUP BY {by} ORDER BY {by} IS NULL, {by}"  # none last, on both stores
+            )
     result = []
     for key, rounds, sat, basic, dis, closed in rows:
         votes = int(sat or 0) + int(basic or 0) + int(dis or 0)

@@ -1,5 +1,9 @@
 """Satisfaction: every concluded evaluation round with its verdict counts, by the six areas,
-unit, leader and period, to compare against the target (95% in the seeds)."""
+unit, leader and period, to compare against the target (95% in the seeds).
+
+A round's period is the calendar month of its conclusion in the town's time zone, which the
+view does not know: the queries group the rounds' UTC moments (`at`) into local months
+(`queries.satisfaction`), so a round concluded at 07:00 on 1 July in Beijing counts in July."""
 
 from __future__ import annotations
 
@@ -21,7 +25,6 @@ CREATE TABLE IF NOT EXISTS {conclusions} (
     issue_id TEXT NOT NULL,
     version INTEGER NOT NULL,
     at TEXT NOT NULL,
-    period TEXT NOT NULL,
     area TEXT NOT NULL,
     unit TEXT,
     level TEXT NOT NULL,
@@ -36,14 +39,15 @@ CREATE TABLE IF NOT EXISTS {conclusions} (
 }
 
 INDEXES = [
-    "CREATE INDEX IF NOT EXISTS ix_conclusions_area ON {conclusions} (area, period)",
+    "CREATE INDEX IF NOT EXISTS ix_conclusions_area ON {conclusions} (area)",
     "CREATE INDEX IF NOT EXISTS ix_conclusions_leader ON {conclusions} (leader)",
+    "CREATE INDEX IF NOT EXISTS ix_conclusions_at ON {conclusions} (at)",
 ]
 
 
 ISSUE_COLUMNS = ("issue_id", "area", "unit", "level")
 CONCLUSION_COLUMNS = (
-    "issue_id", "version", "at", "period", "area", "unit", "level", "leader", "outcome", "rate", "satisfied",
+    "issue_id", "version", "at", "area", "unit", "level", "leader", "outcome", "rate", "satisfied",
     "basically", "dissatisfied",
 )  # fmt: skip
 
@@ -76,8 +80,8 @@ def concluded(state: State, event: Any, key: str) -> None:
     counts = event.counts or {}
     state.conclusions.add(
         (
-            key, event.originator_version, iso(event.timestamp), event.timestamp.strftime("%Y-%m"),
-            area, unit, level, event.leader, "closed" if type(event).__name__ == "Closed" else "reopened",
+            key, event.originator_version, iso(event.timestamp), area, unit, level, event.leader,
+            "closed" if type(event).__name__ == "Closed" else "reopened",
             float(event.rate), counts.get("satisfied", 0), counts.get("basically_satisfied", 0),
             counts.get("dissatisfied", 0),
         )
@@ -95,4 +99,5 @@ VIEW = View(
         topic("Issue", "Closed"): concluded,
         topic("Issue", "Reopened"): concluded,
     },
+    version=2,  # 2: no stored period (a UTC month); the queries group by the town's months
 )

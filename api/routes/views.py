@@ -132,7 +132,9 @@ def satisfaction(
     wait: WaitFor = None,
 ) -> list[dict[str, Any]]:
     wait_for(svc, wait)
-    return queries.satisfaction(svc.projector.db, by=by, target=svc.settings.satisfaction_target)
+    return queries.satisfaction(
+        svc.projector.db, by=by, target=svc.settings.satisfaction_target, zone=svc.settings.zone
+    )
 
 
 @router.get("/feedback", summary="Opinions not yet answered")

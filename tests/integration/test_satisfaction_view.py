@@ -22,8 +22,9 @@ rubbish point was closed by R2, reopened by a supervisor (no round), then evalua
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -109,10 +110,10 @@ def rated(workflow: Workflow, projector: Projector, clock: FakeClock) -> Project
     return projector
 
 
-def rates(projector: Projector, by: str) -> list[tuple[Any, ...]]:
+def rates(projector: Projector, by: str, zone: tzinfo = UTC) -> list[tuple[Any, ...]]:
     """Each row of `satisfaction(by=...)` as (key, rounds, closed, votes, satisfied, basically,
     dissatisfied, rate, meets the target), checking the target every row is compared with."""
-    rows = queries.satisfaction(projector.db, by=by)
+    rows = queries.satisfaction(projector.db, by=by, zone=zone)
     assert {row["target"] for row in rows} == {0.95}
     return [
         (row[by], row["rounds"], row["closed"], row["votes"], row["satisfied"], row["basically"],
@@ -155,6 +156,35 @@ def test_rates_per_period_count_each_round_in_the_month_it_concluded(rated: Proj
     assert rates(rated, "period") == [
         ("2026-06", 2, 1, 23, 19, 2, 2, 0.913, False),  # R1 + R2: 21 of 23
         ("2026-07", 3, 2, 24, 22, 1, 1, 0.9583, True),  # R3 + R4 + R5: 23 of 24
+    ]
+
+
+def test_a_period_is_the_month_in_the_towns_time_zone(
+    rated: Projector, workflow: Workflow, clock: FakeClock
+) -> None:
+    # Given, beside the story, a round concluded at 20:00 UTC on 31 July: 04:00 on 1 August in Beijing
+    clock.set(at(7, 25))
+    road = workflow.open_issue(
+        OFFICER, title="Potholes on the county road", area="development", level="town", horizon="near"
+    ).id
+    workflow.assign_leader(
+        OFFICER, road, leader="Li", department="Roads office", goals=["road even"], measures=["patch"],
+        deadline=at(9, 1),
+    )  # fmt: skip
+    workflow.report_resolution(OFFICER, road, summary="Patched.")
+    clock.set(at(7, 31, 20))
+    assert evaluate(workflow, road, {"satisfied": 3}) == "closed"
+    rated.catch_up()
+
+    # Then in Beijing's months it counts in August, and in UTC's in July
+    assert rates(rated, "period", ZoneInfo("Asia/Shanghai")) == [
+        ("2026-06", 2, 1, 23, 19, 2, 2, 0.913, False),  # R1 + R2 (20 June, 09:00 UTC)
+        ("2026-07", 3, 2, 24, 22, 1, 1, 0.9583, True),  # R3 + R4 + R5
+        ("2026-08", 1, 1, 3, 3, 0, 0, 1.0, True),  # the road, 1 August 04:00 local
+    ]
+    assert rates(rated, "period") == [
+        ("2026-06", 2, 1, 23, 19, 2, 2, 0.913, False),
+        ("2026-07", 4, 3, 27, 25, 1, 1, 0.963, True),  # R3 + R4 + R5 + the road
     ]
 
 

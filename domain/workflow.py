@@ -61,6 +61,9 @@ A = TypeVar("A", bound=CaselineAggregate)
 # events, and on reloaded state after a conflict. A stale one costs a retry, never a lost update,
 # since saving checks the version.
 IssueRef = UUID | str | Issue
+# An opinion named by id, or handed over as just loaded (the HTTP API loads it to check the
+# caller's reach), taken the same way.
+OpinionRef = UUID | Opinion
 NUMBERS_KEPT = 100_000  # issue numbers resolved and remembered (an alias never changes)
 
 
@@ -535,16 +538,20 @@ class Workflow(Application[UUID]):
     def answer_opinion(
         self,
         actor: Actor,
-        opinion_id: UUID,
+        ref: OpinionRef,
         *,
         feedback: str,
         by: str | None = None,
         key: str | None = None,
     ) -> Result:
         """Record the feedback a reporter received."""
+        if isinstance(ref, Opinion):
+            opinion_id, load = ref.id, self._given_once(ref, lambda: self.get_opinion(ref.id))
+        else:
+            opinion_id, load = ref, lambda: self.get_opinion(ref)
 
         def body(now: datetime) -> Outcome:
-            opinion = self.get_opinion(opinion_id)
+            opinion = load()
             opinion.answer(feedback, by=by or actor.name, actor=actor.name)
             return Outcome(opinion, [opinion])
 
@@ -646,8 +653,14 @@ class Workflow(Application[UUID]):
         if not isinstance(ref, Issue):
             issue_id = self.issue_id(ref)
             return issue_id, lambda: self.get_issue(issue_id)
-        given = [] if ref.pending_events else [ref]
-        return ref.id, lambda: given.pop() if given else self.get_issue(ref.id)
+        return ref.id, self._given_once(ref, lambda: self.get_issue(ref.id))
+
+    @staticmethod
+    def _given_once(given: A, load: Callable[[], A]) -> Callable[[], A]:
+        """What each attempt of a command acts on: the aggregate given, once (unless it holds
+        changes not saved), then what `load` reads from the store."""
+        kept = [] if given.pending_events else [given]
+        return lambda: kept.pop() if kept else load()
 
     def merge_opinions(
         self,

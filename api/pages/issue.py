@@ -35,7 +35,7 @@ from api.pages.web import (
     refill,
 )
 from api.routes import issues as api_issues
-from api.routes.opinions import answer_opinion
+from api.routes.opinions import answer_opinion_on
 from domain.base import CaselineAggregate
 from domain.errors import CaselineError
 from domain.issue import WORKING, Issue
@@ -354,7 +354,7 @@ def answer(ref: str, opinion_id: UUID, page: PageDep, form: FormDep) -> Response
 
     def command() -> dict[str, object]:
         body = schemas.AnswerRequest.model_validate(fields(form, schemas.AnswerRequest))
-        return answer_opinion(opinion_id, body, page.svc, who, idempotency_key(form))
+        return answer_opinion_on(opinion_id, body, page.svc, who, idempotency_key(form), issue)
 
     return _submit(page, issue.number, "answer", form, command)
 

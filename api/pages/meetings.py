@@ -8,7 +8,8 @@
   against the target, and conclude (close, or reopen under the same leader).
 
 Every command carries the meeting's id (so the audit trail says where it was decided) and
-goes through the JSON API's endpoint for it.
+goes through the JSON API's endpoint for it, handed the item as this page loaded it: a form
+loads its item once, however many commands it runs on it (a copy gone stale costs a retry).
 """
 
 from __future__ import annotations
@@ -215,7 +216,7 @@ def merge(meeting_id: UUID, page: PageDep, form: FormDep) -> Response:
             )
             issue = page.svc.workflow.get_issue(str(form.get("number") or "").strip()[:40] or "-")
             answer = ENDPOINTS["/api/issues/{ref}/opinions"](
-                ref=issue.number, svc=page.svc, who=who, body=merge_body, key=key
+                ref=issue, svc=page.svc, who=who, body=merge_body, key=key
             )
         else:
             data = fields(form, schemas.IssueCreate)
@@ -265,7 +266,7 @@ def assign(meeting_id: UUID, ref: str, page: PageDep, form: FormDep) -> Response
             disclosure = ACTIONS["disclosures"].body(page, form)
             endpoint = ENDPOINTS["/api/issues/{ref}/disclosures"]
             key = idempotency_key(form, "/disclose")
-            answer = endpoint(ref=issue.number, svc=page.svc, who=page.who, body=disclosure, key=key)
+            answer = endpoint(ref=issue, svc=page.svc, who=page.who, body=disclosure, key=key)
     except (ValidationError, CaselineError) as error:
         return _refused(page, meeting_id, f"assign-{issue.number}", form, error)
     return _back(page, meeting_id, "assign", answer, issue.number)
@@ -293,7 +294,7 @@ def evaluate(meeting_id: UUID, ref: str, page: PageDep, form: FormDep) -> Respon
             }
             body = schemas.EvaluationRequest.model_validate(data)
             key = idempotency_key(form, f"/{row}")
-            answer = endpoint(ref=issue.number, svc=page.svc, who=who, body=body, key=key)
+            answer = endpoint(ref=issue, svc=page.svc, who=who, body=body, key=key)
             recorded += 1
         if not recorded:
             raise PageError(422, page.t("Enter at least one evaluator and verdict."))

@@ -26,6 +26,7 @@ from api.errors import ERROR_RESPONSES
 from api.security import ANONYMOUS, Principal
 from domain.contacts import Contact
 from domain.errors import OpinionNotFoundError
+from domain.issue import Issue
 from domain.opinion import Opinion
 from domain.rules import Actor, Channel, Role
 
@@ -38,20 +39,25 @@ def _contact(body: schemas.ContactIn | None) -> Contact | None:
     return Contact(name=body.name, phone=body.phone, address=body.address)
 
 
-def reachable_opinion(svc: Services, who: Principal, opinion_id: UUID) -> Opinion:
-    """Supervisors see every opinion; recorders those they recorded; officers those of items they reach."""
+def reachable_opinion(
+    svc: Services, who: Principal, opinion_id: UUID, *, issue: Issue | None = None
+) -> Opinion:
+    """Supervisors see every opinion; recorders those they recorded; officers those of items they reach.
+
+    `issue` is an item the caller has already loaded (an item page, for its own reach check): if the
+    opinion is merged into it, an officer's reach is checked on that copy, not on the item loaded again."""
     if who is ANONYMOUS:
         raise unauthorised("Sign in first.")
     opinion = svc.workflow.get_opinion(opinion_id)
     if who.role in SUPERVISORS or (who.role == Role.RECORDER and opinion.recorder == who.name):
         return opinion
     issue_id = opinion.issue_id
-    if (
-        who.role == Role.OFFICER
-        and issue_id is not None
-        and within_reach(who, svc.workflow.get_issue(issue_id))
-    ):
-        return opinion
+    if who.role == Role.OFFICER and issue_id is not None:
+        merged_into = (
+            issue if issue is not None and issue.id == issue_id else svc.workflow.get_issue(issue_id)
+        )
+        if within_reach(who, merged_into):
+            return opinion
     raise OpinionNotFoundError(opinion_id)
 
 
@@ -143,9 +149,23 @@ def answer_opinion(
     key: IdempotencyKey = None,
 ) -> dict[str, object]:
     """Record the feedback the reporter received."""
-    reachable_opinion(svc, who, opinion_id)
+    return answer_opinion_on(opinion_id, body, svc, who, key)
+
+
+def answer_opinion_on(
+    opinion_id: UUID,
+    body: schemas.AnswerRequest,
+    svc: Services,
+    who: Principal,
+    key: str | None,
+    issue: Issue | None = None,
+) -> dict[str, object]:
+    """`answer_opinion`'s work, for a caller who is staff, given (as the item page has) the item it
+    has already loaded. The opinion loaded for the reach check is the one answered: neither it nor
+    its item is loaded twice, and a copy gone stale meanwhile costs the command a retry."""
+    opinion = reachable_opinion(svc, who, opinion_id, issue=issue)
     return answer(
-        svc.workflow.answer_opinion(who.actor, opinion_id, feedback=body.feedback, by=body.by, key=key)
+        svc.workflow.answer_opinion(who.actor, opinion, feedback=body.feedback, by=body.by, key=key)
     )
 
 

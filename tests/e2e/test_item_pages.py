@@ -3,7 +3,9 @@
 (counted on the live server's workflow); test_pages.py covers the rest of these pages.
 
 A form on an item page loads the item once, for the reach check, and hands that copy to the
-command; the replay page reads the item's events once and folds every state it shows from them.
+command (answering a voice, to the voice's reach check, whose copy of the voice is the one
+answered, as the JSON API's answer route does); the replay page reads the item's events once and
+folds every state it shows from them.
 """
 
 from __future__ import annotations
@@ -137,3 +139,54 @@ def test_the_replay_page_reads_the_items_events_once(
     assert page.status_code == 200
     assert 'aria-label="Moment A"' in page.text
     assert reads[workflow.issue_id(number)] == 1
+
+
+def test_answering_a_voice_on_an_item_page_loads_the_item_and_the_voice_once(
+    pages_world: PagesWorld, signed_in: dict[str, Browser], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    officer, lane = signed_in["officer"], pages_world.items["lane"]
+    workflow = pages_world.server.services.workflow
+    voice = pages_world.opinions["lane"]
+    token = officer.token()
+    with (
+        counting(monkeypatch, workflow.repository, "get") as loads,
+        counting(monkeypatch, workflow.events, "get") as reads,
+    ):
+        answer = officer.http.post(
+            f"/issues/{lane}/opinions/{voice}/answer", data={"feedback": "Poles on order", "_csrf": token}
+        )
+    assert answer.status_code == 303, answer.text[:500]
+    assert workflow.get_opinion(voice).answers[-1] == "Poles on order"
+    assert loads[workflow.issue_id(lane)] == 1, "the page's reach check, whose copy the answer's check uses"
+    assert reads[voice] == 1, "the voice loaded for its reach check is the one answered"
+
+
+def test_answering_a_voice_through_the_api_loads_the_item_and_the_voice_once(
+    pages_world: PagesWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    server, lane, voice = pages_world.server, pages_world.items["lane"], pages_world.opinions["lane"]
+    workflow = server.services.workflow
+    headers = server.bearer("off-zhang", "officer", "roads")
+    with (
+        server.client() as http,
+        counting(monkeypatch, workflow.repository, "get") as loads,
+        counting(monkeypatch, workflow.events, "get") as reads,
+    ):
+        answer = http.post(f"/api/opinions/{voice}/answers", headers=headers, json={"feedback": "Wired"})
+    assert answer.status_code == 200, answer.text[:500]
+    assert workflow.get_opinion(voice).answers[-1] == "Wired"
+    assert loads[workflow.issue_id(lane)] == 1, "the officer's reach is the item's"
+    assert reads[voice] == 1
+
+
+def test_a_voice_of_another_item_is_checked_against_its_own_item(
+    pages_world: PagesWorld, signed_in: dict[str, Browser]
+) -> None:
+    # An officer of the water department reaches the burst main, not the lane the voice is merged into
+    other, water = signed_in["other_officer"], pages_world.items["water"]
+    voice = pages_world.opinions["lane"]
+    before = pages_world.head()
+    answer = other.post(f"/issues/{water}/opinions/{voice}/answer", {"feedback": "Not ours to answer"})
+    assert answer.status_code == 404
+    assert str(voice) in alert(answer.text)
+    assert pages_world.head() == before, "nothing written"

@@ -1,0 +1,106 @@
+# ruff: noqa: F811 -- the fixtures imported from pages_fixtures are used as arguments
+"""How often a meeting's forms load the item they act on (counted on the live server's workflow);
+test_pages.py covers what the meetings do.
+
+A form loads its item once and hands that copy to each command it runs: assigning and
+disclosing, every verdict entered, merging voices into an existing item.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+from uuid import UUID
+
+import pytest
+
+from domain.workflow import Workflow
+from tests.e2e.pages_fixtures import (  # noqa: F401 -- fixtures
+    Browser,
+    PagesWorld,
+    pages_server,
+    pages_world,
+    signed_in,
+)
+
+
+@contextmanager
+def item_loads(monkeypatch: pytest.MonkeyPatch, workflow: Workflow) -> Iterator[Counter[UUID]]:
+    """Count the repository's loads per aggregate id."""
+    loads: Counter[UUID] = Counter()
+    original: Callable[..., Any] = workflow.repository.get
+
+    def get(aggregate_id: UUID, *args: Any, **kwargs: Any) -> Any:
+        loads[aggregate_id] += 1
+        return original(aggregate_id, *args, **kwargs)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(workflow.repository, "get", get)
+        yield loads
+
+
+def meeting(supervisor: Browser, kind: str) -> str:
+    answer = supervisor.post(
+        "/meetings",
+        {"kind": kind, "title": f"{kind} meeting", "unit": "village", "held_at": "2026-03-03T17:00",
+         "attendees": "rep Li\nrep Zhou"},
+    )  # fmt: skip
+    assert answer.status_code == 303, answer.text[:500]
+    return answer.headers["location"]
+
+
+def test_assigning_and_disclosing_at_a_meeting_loads_the_item_once(
+    pages_world: PagesWorld, signed_in: dict[str, Browser], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    supervisor, number = signed_in["supervisor"], pages_world.items["opened"]
+    workflow = pages_world.server.services.workflow
+    path = f"{meeting(supervisor, 'assignment')}/assign/{number}"
+    token = supervisor.token()
+    with item_loads(monkeypatch, workflow) as loads:
+        answer = supervisor.http.post(
+            path,
+            data={"leader": "leader-zhou", "department": "roads", "goals": "benches installed",
+                  "measures": "order benches", "deadline": "2026-04-30", "disclose": "1",
+                  "where": "the village board", "fields": ["title", "leader"], "_csrf": token},
+        )  # fmt: skip
+    assert answer.status_code == 303, answer.text[:500]
+    events = [type(e).__name__ for e in workflow.history(number)]
+    assert events[-2:] == ["LeaderAssigned", "Disclosed"]
+    assert loads[workflow.issue_id(number)] == 1
+
+
+def test_entering_verdicts_at_a_meeting_loads_the_item_once(
+    pages_world: PagesWorld, signed_in: dict[str, Browser], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    supervisor, number = signed_in["supervisor"], pages_world.items["pass"]
+    workflow = pages_world.server.services.workflow
+    path = f"{meeting(supervisor, 'evaluation')}/evaluate/{number}"
+    verdicts: dict[str, object] = {"_csrf": supervisor.token()}
+    for row in range(3):
+        verdicts[f"evaluator_{row}"] = f"rep {row}"
+        verdicts[f"verdict_{row}"] = "satisfied"
+    with item_loads(monkeypatch, workflow) as loads:
+        answer = supervisor.http.post(path, data=verdicts)
+    assert answer.status_code == 303, answer.text[:500]
+    assert len(workflow.get_issue(number).evaluations) == 3
+    assert loads[workflow.issue_id(number)] == 1, "three verdicts, one load"
+
+
+def test_merging_a_voice_into_an_existing_item_at_a_meeting_loads_the_item_once(
+    pages_world: PagesWorld, signed_in: dict[str, Browser], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    supervisor, number = signed_in["supervisor"], pages_world.items["water"]
+    voice = pages_world.opinions["unmerged"]
+    workflow = pages_world.server.services.workflow
+    path = f"{meeting(supervisor, 'analysis')}/merge"
+    token = supervisor.token()
+    with item_loads(monkeypatch, workflow) as loads:
+        answer = supervisor.http.post(
+            path, data={"opinion_ids": str(voice), "target": "existing", "number": number, "_csrf": token}
+        )
+    assert answer.status_code == 303, answer.text[:500]
+    assert voice in workflow.get_issue(number).opinion_ids
+    assert workflow.get_opinion(voice).issue_id == workflow.issue_id(number)
+    assert loads[workflow.issue_id(number)] == 1

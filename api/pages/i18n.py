@@ -7,13 +7,24 @@ test checks that every message the templates and pages use is translated.
 
 The language comes from the `lang` cookie (set by the switch link), else from the browser's
 `Accept-Language`, else English.
+
+Refusals (a domain error's stable `code` and English `message`, as the JSON API answers them)
+are translated by `t.refusal(code, message)`: the catalogue's `REFUSALS_ZH` holds, per code,
+each English message's shape with its values as named placeholders (`"Issue {number} has no
+leader yet; assign one first."`) and the Chinese for it. A value is kept as it is (an item's
+number, a name, a date), except a placeholder named by `REFUSAL_PARTS_ZH` (an action, a
+problem with a value...), translated by that table in turn, or one named in `LABELLED`,
+shown by its label (`{stage}` → 办理中). A message no shape matches shows in English. The
+test in `tests/unit/test_refusal_translations.py` builds every refusal the code can raise
+and fails when one has no Chinese.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
-from api.pages.catalogue_zh import LABELS_ZH, MESSAGES_ZH
+from api.pages.catalogue_zh import LABELS_ZH, MESSAGES_ZH, REFUSAL_PARTS_ZH, REFUSALS_ZH
 
 LANGUAGES = {"en": "en", "zh": "zh-Hans"}
 DEFAULT = "en"
@@ -163,13 +174,48 @@ LABELS_EN: dict[str, dict[str, str]] = {
 }
 
 
+# Placeholders of a refusal's shape that hold a domain value: shown by its label (the label's
+# key is the value, with spaces for underscores in messages: "in progress" is `in_progress`).
+LABELLED = ("stage", "horizon", "level", "field")
+
+Shapes = list[tuple[str, re.Pattern[str], str]]
+
+
+def shape_pattern(shape: str) -> re.Pattern[str]:
+    """The English shape as a pattern: literal text, and a named group per `{placeholder}`."""
+    parts = re.split(r"\{(\w+)\}", shape)
+    named: set[str] = set()
+    out = []
+    for i, part in enumerate(parts):
+        if i % 2 == 0:
+            out.append(re.escape(part))
+        elif part in named:
+            out.append(f"(?P={part})")
+        else:
+            named.add(part)
+            out.append(f"(?P<{part}>.+?)")
+    return re.compile("".join(out), re.DOTALL)
+
+
+def _shapes(table: dict[str, str]) -> Shapes:
+    """A table's shapes, the most literal first (so the more particular of two that match wins)."""
+    found = [(shape, shape_pattern(shape), text) for shape, text in table.items()]
+    return sorted(found, key=lambda s: -len(re.sub(r"\{\w+\}", "", s[0])))
+
+
+_REFUSALS_ZH = {code: _shapes(table) for code, table in REFUSALS_ZH.items()}
+_PARTS_ZH = {name: _shapes(table) for name, table in REFUSAL_PARTS_ZH.items()}
+
+
 class Translator:
-    """`t("text")` and `t.label(kind, value)` in one language."""
+    """`t("text")`, `t.label(kind, value)` and `t.refusal(code, message)` in one language."""
 
     def __init__(self, lang: str) -> None:
         self.lang = lang if lang in LANGUAGES else DEFAULT
         self._messages = MESSAGES_ZH if self.lang == "zh" else {}
         self._labels = LABELS_ZH if self.lang == "zh" else LABELS_EN
+        self._refusals = _REFUSALS_ZH if self.lang == "zh" else {}
+        self._parts = _PARTS_ZH if self.lang == "zh" else {}
 
     def __call__(self, message: str, **values: Any) -> str:
         text = self._messages.get(message, message)
@@ -182,6 +228,40 @@ class Translator:
         key = str(value)
         found = self._labels.get(kind, {}).get(key) or LABELS_EN.get(kind, {}).get(key)
         return found or key.replace("_", " ")
+
+    def refusal(self, code: str, message: str) -> str:
+        """A refusal in this language: its English message translated with its values, or the
+        English message itself when the catalogue has no shape for it."""
+        if self.lang == DEFAULT:
+            return message
+        return self.find_refusal(code, message) or message
+
+    def find_refusal(self, code: str, message: str, seen: set[tuple[str, str]] | None = None) -> str | None:
+        """The translation of a refusal, or None; `seen` collects the catalogue entries used."""
+        if self.lang == DEFAULT:
+            return message
+        return self._fill(self._refusals.get(code, []), code, message, seen)
+
+    def _fill(self, shapes: Shapes, table: str, text: str, seen: set[tuple[str, str]] | None) -> str | None:
+        for shape, pattern, translated in shapes:
+            found = pattern.fullmatch(text)
+            if found is None:
+                continue
+            values = {name: self._part(name, value, seen) for name, value in found.groupdict().items()}
+            if None in values.values():
+                continue  # a part this shape cannot translate: another shape may
+            if seen is not None:
+                seen.add((table, shape))
+            return translated.format(**values)
+        return None
+
+    def _part(self, name: str, value: str, seen: set[tuple[str, str]] | None) -> str | None:
+        if name in self._parts:
+            return self._fill(self._parts[name], name, value, seen)
+        if name in LABELLED:
+            labels = self._labels.get(name, {})
+            return labels.get(value) or labels.get(value.replace(" ", "_"))
+        return value
 
 
 def negotiate(cookie: str | None, accept_language: str | None) -> str:

@@ -69,7 +69,7 @@ def board(
     try:
         found = board_columns(page.svc, who, stages, page=page_no, page_size=size, **filters)
     except NotPermittedError as error:
-        refused = error.message
+        refused = page.refusal(error)
     else:
         counts = found[0].counts
         columns = [

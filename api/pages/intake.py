@@ -56,7 +56,7 @@ def record(page: PageDep, form: FormDep) -> Response:
     except ValidationError as error:
         return _form(page, 422, values=values, error=problem(page, error))
     except CaselineError as error:
-        return _form(page, 422, values=values, error=error.message)
+        return _form(page, 422, values=values, error=page.refusal(error))
     position = answer["position"]
     wait_for(page.svc, position if isinstance(position, int) else None)
     kept = {k: values[k] for k in ("kind", "area", "channel", "unit") if k in values}

@@ -326,7 +326,7 @@ def _submit(
     except ValidationError as error:
         status, message = 422, problem(page, error)
     except CaselineError as error:
-        status, message = status_for(error), error.message
+        status, message = status_for(error), page.refusal(error)
     else:
         position = answer.get("position")
         wait = f"&wait={position}" if isinstance(position, int) else ""
@@ -422,7 +422,7 @@ def _moment(
             state = page.svc.workflow.issue_at(issue.id, version=chosen, history=history)
             moment = history[chosen - 1].timestamp
     except CaselineError as error:
-        return {"error": error.message}
+        return {"error": page.refusal(error)}
     return {"version": state.version, "moment": moment, "facts": facts(page, state, moment), "at": at or ""}
 
 

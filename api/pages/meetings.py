@@ -95,7 +95,7 @@ def hold(page: PageDep, form: FormDep) -> Response:
         )
         return _list(page, 422, values=values, error=message)
     except CaselineError as error:
-        return _list(page, status_for(error), values=values, error=error.message)
+        return _list(page, status_for(error), values=values, error=page.refusal(error))
     return page.redirect(f"/meetings/{answer['id']}")
 
 
@@ -185,7 +185,7 @@ def _refused(page: Page, meeting_id: UUID, what: str, form: FormData, error: Exc
     if isinstance(error, ValidationError):
         status, message = 422, problem(page, error)
     elif isinstance(error, CaselineError):
-        status, message = status_for(error), error.message
+        status, message = status_for(error), page.refusal(error)
     else:
         status, message = 422, page.t("Check the date.")
     return _workspace(page, meeting_id, status, error=message, failed=what, values=values)

@@ -137,7 +137,7 @@ def submit(page: PageDep, form: FormDep) -> Response:
     except ValidationError as error:
         return _submit_form(page, 422, values=values, error=problem(page, error))
     except CaselineError as error:
-        return _submit_form(page, 422, values=values, error=error.message)
+        return _submit_form(page, 422, values=values, error=page.refusal(error))
     except HTTPException as error:
         return _submit_form(
             page, error.status_code, values=values, error=page.t("Too many submissions; wait a minute.")

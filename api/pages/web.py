@@ -11,7 +11,7 @@ form posted without it, with another cookie, or by someone else answers 403 and 
 
 Refusals: a page dependency raises `SignInRequiredError` or `PageError`; domain errors not caught
 by a page answer with the status the JSON API would use (`api.errors.status_for`), but as a
-page with the message, never a JSON body or a 500.
+page with the message in the page's language (`Page.refusal`), never a JSON body or a 500.
 """
 
 from __future__ import annotations
@@ -144,6 +144,12 @@ class Page:
             raise PageError(
                 403, self.t("This form has expired or did not come from this site; reload and try again.")
             )
+
+    # -- refusals -----------------------------------------------------------------------------
+
+    def refusal(self, error: CaselineError) -> str:
+        """A domain error's message in this page's language (the JSON API keeps the English)."""
+        return self.t.refusal(error.code, error.message)
 
     # -- time ---------------------------------------------------------------------------------
 
@@ -336,11 +342,16 @@ class PageRoute(APIRoute):
             except PageError as error:
                 response = error_page(request, error.status, error.message)
             except CaselineError as error:
-                response = error_page(request, status_for(error), error.message)
+                response = error_page(request, status_for(error), _bare_page(request).refusal(error))
             except HTTPException as error:
                 detail = error.detail
-                message = detail.get("message") if isinstance(detail, dict) else str(detail)
-                response = error_page(request, error.status_code, str(message))
+                if isinstance(detail, dict):  # the API's {"code", "message"}: a refusal like the domain's
+                    message = _bare_page(request).t.refusal(
+                        str(detail.get("code")), str(detail.get("message"))
+                    )
+                else:
+                    message = str(detail)
+                response = error_page(request, error.status_code, message)
             except RequestValidationError:
                 response = error_page(
                     request, 422, _bare_page(request).t("The address has a value this page cannot read.")

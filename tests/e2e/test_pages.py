@@ -1,4 +1,5 @@
-# ruff: noqa: F811 -- the fixtures imported from pages_fixtures are used as arguments
+# ruff: noqa: F811, RUF001 -- fixtures imported from pages_fixtures are used as arguments; Chinese text uses
+# full-width punctuation on purpose.
 """The pages over real HTTP: a live uvicorn on 127.0.0.1, httpx as the browser.
 
 Who sees which page (and who is sent to sign in or told there is no such page), the
@@ -154,6 +155,74 @@ def test_the_switch_never_redirects_off_the_site(browser: Browser) -> None:
     for target in ("//evil.example/", "https://evil.example/", "/\\evil.example"):
         answer = browser.get("/lang/zh", params={"next": target})
         assert answer.headers["location"] == "/"
+
+
+def _refusal(html: str) -> str:
+    """The page's alert without its ✖ mark."""
+    return _alert(html).removeprefix("✖ ")
+
+
+def _api(world: PagesWorld, name: str) -> dict[str, str]:
+    """Headers for the JSON API as `name`, asking for Chinese every way a browser would."""
+    settings = world.server.services.settings
+    token = issue_token(name, secret=world.server.services.secret, minutes=settings.token_minutes)
+    return {"Authorization": f"Bearer {token}", "Accept-Language": "zh-CN,zh;q=0.9", "Cookie": "lang=zh"}
+
+
+def test_a_refusal_reads_in_chinese_on_a_chinese_page_with_its_values(
+    pages_world: PagesWorld, signed_in: dict[str, Browser]
+) -> None:
+    lane = pages_world.items["lane"]
+    leader = pages_world.server.services.workflow.get_issue(lane).leader
+    form = {"leader": "leader-zhou", "department": "roads", "goals": "lights on", "measures": "new cable",
+            "deadline": "2026-06-30"}  # fmt: skip
+    english = f"Issue {lane} already has a leader ({leader}); hand it over instead."
+    before = pages_world.head()
+    chinese = Browser(pages_world.server)
+    try:
+        chinese.get("/lang/zh")
+        chinese.sign_in("sup-chen")
+        refused = chinese.post(f"/issues/{lane}/do/assign", form)
+        assert refused.status_code == 409
+        assert '<html lang="zh-Hans">' in refused.text
+        assert _refusal(refused.text) == f"项目 {lane} 已有牵头领导（{leader}），如需更换请办理移交。"
+        missing = chinese.get("/issues/2026-9999")
+        assert missing.status_code == 404
+        assert _refusal(missing.text) == "项目 2026-9999 不存在。", "the error page too"
+    finally:
+        chinese.close()
+
+    refused = signed_in["supervisor"].post(f"/issues/{lane}/do/assign", form)
+    assert refused.status_code == 409
+    assert _refusal(refused.text) == english, "the English page shows the domain's own message"
+
+    with pages_world.server.client(headers=_api(pages_world, "sup-chen")) as api:
+        body = {**form, "goals": ["lights on"], "measures": ["new cable"], "deadline": "2026-06-30T15:59:00Z"}
+        answer = api.post(f"/api/issues/{lane}/assign", json=body)
+    assert answer.status_code == 409
+    assert answer.json() == {"code": "leader_already_assigned", "message": english}, "the API stays English"
+    assert pages_world.head() == before, "a refusal writes nothing"
+
+
+def test_a_deadline_in_the_past_is_refused_in_the_browsers_language(pages_world: PagesWorld) -> None:
+    late = pages_world.items["late"]
+    form = {"deadline": "2026-01-05", "reason": "more time", "approver": "sup-chen"}
+    # The last minute of 5 January in Asia/Shanghai, as the domain says it (in UTC).
+    english = "The deadline 2026-01-05 15:59 UTC has already passed."
+    chinese = Browser(pages_world.server, headers={"Accept-Language": "zh-CN,zh;q=0.9,en;q=0.8"})
+    try:
+        chinese.sign_in("sup-chen")
+        refused = chinese.post(f"/issues/{late}/do/extend-deadline", form)
+    finally:
+        chinese.close()
+    assert refused.status_code == 409
+    assert _refusal(refused.text) == "所填时限 2026-01-05 15:59 UTC 已经过去。"
+
+    with pages_world.server.client(headers=_api(pages_world, "sup-chen")) as api:
+        body = {**form, "deadline": "2026-01-05T15:59:00Z"}
+        answer = api.post(f"/api/issues/{late}/extend-deadline", json=body)
+    assert answer.status_code == 409
+    assert answer.json() == {"code": "deadline_in_past", "message": english}
 
 
 def _messages() -> set[str]:

@@ -469,3 +469,28 @@ def test_english_pages_show_the_message_as_it_is() -> None:
 )
 def test_a_refusal_without_chinese_shows_in_english(code: str, message: str) -> None:
     assert Translator("zh").refusal(code, message) == message
+
+
+def test_the_pages_show_domain_errors_through_the_translator() -> None:
+    """The pages read an error's `message` only where it is a `PageError` (translated already) or
+    in `Page.refusal`: a domain error's English message never reaches a page as it is."""
+    shown = []
+    for path in sorted((ROOT / "api" / "pages").glob("*.py")):
+        tree = ast.parse(path.read_text())
+        parents = {child: node for node in ast.walk(tree) for child in ast.iter_child_nodes(node)}
+        for node in ast.walk(tree):
+            if not (isinstance(node, ast.Attribute) and node.attr == "message"):
+                continue
+            if isinstance(node.ctx, ast.Store):
+                continue  # PageError's own constructor
+            scope: ast.AST = node
+            while scope in parents and not isinstance(scope, ast.ExceptHandler | ast.FunctionDef):
+                scope = parents[scope]
+            page_error = (
+                isinstance(scope, ast.ExceptHandler)
+                and isinstance(scope.type, ast.Name)
+                and scope.type.id == "PageError"
+            )
+            if not (page_error or (isinstance(scope, ast.FunctionDef) and scope.name == "refusal")):
+                shown.append(f"{path.name}:{node.lineno}")
+    assert shown == [], "a page shows an error's English message; use page.refusal(error)"

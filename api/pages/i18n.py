@@ -181,7 +181,7 @@ LABELLED = ("stage", "horizon", "level", "field")
 Shapes = list[tuple[str, re.Pattern[str], str]]
 
 
-def shape_pattern(shape: str) -> re.Pattern[str]:
+def _pattern(shape: str) -> re.Pattern[str]:
     """The English shape as a pattern: literal text, and a named group per `{placeholder}`."""
     parts = re.split(r"\{(\w+)\}", shape)
     named: set[str] = set()
@@ -199,7 +199,7 @@ def shape_pattern(shape: str) -> re.Pattern[str]:
 
 def _shapes(table: dict[str, str]) -> Shapes:
     """A table's shapes, the most literal first (so the more particular of two that match wins)."""
-    found = [(shape, shape_pattern(shape), text) for shape, text in table.items()]
+    found = [(shape, _pattern(shape), text) for shape, text in table.items()]
     return sorted(found, key=lambda s: -len(re.sub(r"\{\w+\}", "", s[0])))
 
 
@@ -232,12 +232,11 @@ class Translator:
     def refusal(self, code: str, message: str) -> str:
         """A refusal in this language: its English message translated with its values, or the
         English message itself when the catalogue has no shape for it."""
-        if self.lang == DEFAULT:
-            return message
         return self.find_refusal(code, message) or message
 
     def find_refusal(self, code: str, message: str, seen: set[tuple[str, str]] | None = None) -> str | None:
-        """The translation of a refusal, or None; `seen` collects the catalogue entries used."""
+        """The refusal in this language (in English, the message itself), or None when the
+        catalogue has no shape for it; `seen` collects the catalogue entries used."""
         if self.lang == DEFAULT:
             return message
         return self._fill(self._refusals.get(code, []), code, message, seen)

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote
 from uuid import uuid4
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 import jwt
 from fastapi import Depends, HTTPException, Request, Response
@@ -74,14 +74,6 @@ class PageError(Exception):
         super().__init__(message)
         self.status = status
         self.message = message
-
-
-def zone(svc: Services) -> ZoneInfo:
-    """The zone pages show times in and read dates from: the town's (CASELINE_DUTY_TIMEZONE)."""
-    try:
-        return ZoneInfo(svc.settings.duty_timezone)
-    except (ZoneInfoNotFoundError, ValueError):
-        return ZoneInfo("UTC")
 
 
 def parse_moment(value: str | datetime | None) -> datetime | None:
@@ -155,7 +147,8 @@ class Page:
 
     @property
     def zone(self) -> ZoneInfo:
-        return zone(self.svc)
+        """The zone pages show times in and read dates from: the town's (CASELINE_DUTY_TIMEZONE)."""
+        return self.svc.settings.zone
 
     def now(self) -> datetime:
         """The workflow's clock: the wall clock in production, the fake one in tests."""

@@ -39,7 +39,6 @@ import pytest
 
 from api.cli import DEMO_ACCOUNTS, DEMO_PASSWORD
 from api.demo import LI, DemoReport, demo_start, seed_demo
-from api.pages.web import zone
 from api.settings import Settings
 from api.storage import build_workflow
 from domain.clock import FakeClock
@@ -139,9 +138,9 @@ def _add_items(server: LiveServer) -> dict[str, str]:
     wf = server.services.workflow
     # A deadline as the assignment form sets one: the end of a day in the town's zone.
     due = datetime.combine(
-        (server.clock.now() + timedelta(days=20)).astimezone(zone(server.services)).date(),
+        (server.clock.now() + timedelta(days=20)).astimezone(server.services.settings.zone).date(),
         time(23, 59),
-        tzinfo=zone(server.services),
+        tzinfo=server.services.settings.zone,
     )
 
     def item(

@@ -14,7 +14,6 @@ import re
 from typing import TYPE_CHECKING
 
 from api.demo import LI, ZHANG
-from api.pages.web import zone
 from tests.browser.conftest import CANARIES, DEPARTMENT, TIMEOUT_MS, Town, shot, sign_in
 
 # Without Playwright the `chromium` fixture skips (with CI=true: fails) and says why.
@@ -152,7 +151,7 @@ def test_an_evaluation_meeting_closes_one_item_and_reopens_another(town: Town, p
 def test_a_supervisor_replays_the_dark_lane_and_sees_its_earlier_leader(town: Town, page: Page) -> None:
     # Given the dark lane, led by Zhang until he was transferred and Li took over, now closed
     number = town.report.dark_lane
-    then = town.report.dark_lane_replay_at.astimezone(zone(town.server.services))
+    then = town.report.dark_lane_replay_at.astimezone(town.server.services.settings.zone)
     sign_in(page, "supervisor")
     page.goto(f"/issues/{number}")
     expect(_fact(page.locator("dl.facts"), "Leader")).to_have_text(LI)

@@ -102,6 +102,22 @@ def five_rounds(workflow: Workflow, clock: FakeClock) -> None:
     assert evaluate(wf, classes, {"satisfied": 2}) == "closed"
 
 
+def close_a_road(workflow: Workflow, clock: FakeClock, *, opened: datetime, concluded: datetime) -> None:
+    """Beside the story: an item in no unit, opened at `opened` and closed by its first round (3 of
+    3 satisfied) at `concluded`."""
+    clock.set(opened)
+    road = workflow.open_issue(
+        OFFICER, title="Potholes on the county road", area="development", level="town", horizon="near"
+    ).id
+    workflow.assign_leader(
+        OFFICER, road, leader="Li", department="Roads office", goals=["road even"], measures=["patch"],
+        deadline=at(9, 1),
+    )  # fmt: skip
+    workflow.report_resolution(OFFICER, road, summary="Patched.")
+    clock.set(concluded)
+    assert evaluate(workflow, road, {"satisfied": 3}) == "closed"
+
+
 @pytest.fixture
 def rated(workflow: Workflow, projector: Projector, clock: FakeClock) -> Projector:
     """The views after the story."""
@@ -163,17 +179,7 @@ def test_a_period_is_the_month_in_the_towns_time_zone(
     rated: Projector, workflow: Workflow, clock: FakeClock
 ) -> None:
     # Given, beside the story, a round concluded at 20:00 UTC on 31 July: 04:00 on 1 August in Beijing
-    clock.set(at(7, 25))
-    road = workflow.open_issue(
-        OFFICER, title="Potholes on the county road", area="development", level="town", horizon="near"
-    ).id
-    workflow.assign_leader(
-        OFFICER, road, leader="Li", department="Roads office", goals=["road even"], measures=["patch"],
-        deadline=at(9, 1),
-    )  # fmt: skip
-    workflow.report_resolution(OFFICER, road, summary="Patched.")
-    clock.set(at(7, 31, 20))
-    assert evaluate(workflow, road, {"satisfied": 3}) == "closed"
+    close_a_road(workflow, clock, opened=at(7, 25), concluded=at(7, 31, 20))
     rated.catch_up()
 
     # Then in Beijing's months it counts in August, and in UTC's in July
@@ -192,16 +198,7 @@ def test_the_rates_of_items_with_no_unit_come_last_on_both_stores(
     rated: Projector, workflow: Workflow, clock: FakeClock
 ) -> None:
     # Given, beside the story, an item opened in no unit and closed by its first round
-    clock.set(at(8, 3))
-    road = workflow.open_issue(
-        OFFICER, title="Potholes on the county road", area="development", level="town", horizon="near"
-    ).id
-    workflow.assign_leader(
-        OFFICER, road, leader="Li", department="Roads office", goals=["road even"], measures=["patch"],
-        deadline=at(9, 1),
-    )  # fmt: skip
-    workflow.report_resolution(OFFICER, road, summary="Patched.")
-    assert evaluate(workflow, road, {"satisfied": 3}) == "closed"
+    close_a_road(workflow, clock, opened=at(8, 3), concluded=at(8, 3))
     rated.catch_up()
     # When the rates are read per unit
     # Then the row of no unit follows the units' rows, on SQLite as on PostgreSQL

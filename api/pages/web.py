@@ -43,7 +43,7 @@ from api.deps import Services
 from api.errors import status_for
 from api.pages.i18n import LANGUAGES, Translator, negotiate
 from api.security import ANONYMOUS, Principal, issue_token
-from domain.errors import CaselineError
+from domain.errors import UTC_TEXT, UTC_TEXT_FORMAT, CaselineError
 from domain.rules import MAX_TEXT, Role
 
 HERE = Path(__file__).parent
@@ -140,8 +140,12 @@ class Page:
     # -- refusals -----------------------------------------------------------------------------
 
     def refusal(self, error: CaselineError) -> str:
-        """A domain error's message in this page's language (the JSON API keeps the English)."""
-        return self.t.refusal(error.code, error.message)
+        """A domain error's message in this page's language, its moments in the town's zone as
+        every time on the pages is (the JSON API keeps the English, in UTC)."""
+        return UTC_TEXT.sub(
+            lambda found: self.when(datetime.strptime(found[1], UTC_TEXT_FORMAT).replace(tzinfo=UTC)),
+            self.t.refusal(error.code, error.message),
+        )
 
     # -- time ---------------------------------------------------------------------------------
 

@@ -23,7 +23,7 @@ from domain.contacts import Contact, ContactStore
 from domain.issue import ServiceLevels
 from domain.workflow import Workflow
 from projections.projector import EventLog, Projector
-from projections.store import PostgresViewDB, SqliteViewDB, ViewDB, advisory_lock
+from projections.store import PostgresViewDB, SqliteViewDB, ViewDB, advisory_lock, switch_to_wal
 from scheduler.calendar import work_calendar
 
 _CONTACT_COLUMNS = "ref, name, phone, address"
@@ -35,7 +35,7 @@ class SqliteContacts:
     def __init__(self, path: Path) -> None:
         self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=30)
         self._lock = threading.Lock()
-        self._db.execute("PRAGMA journal_mode=WAL")
+        switch_to_wal(self._db)
         # Erased contacts must not linger in free pages: overwrite deleted content with zeros.
         self._db.execute("PRAGMA secure_delete=ON")
         self._db.execute(

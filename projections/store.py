@@ -169,6 +169,22 @@ class ViewDB:
         self._conn.close()
 
 
+def switch_to_wal(conn: sqlite3.Connection, patience: float = 30.0) -> None:
+    """Put the connection's database in WAL mode (readers never wait for the writer; a commit
+    syncs once), waiting up to `patience` seconds for the turn to switch a new file."""
+    # Switching a new file to WAL ignores the busy timeout: while another process is inside its
+    # first transaction on the same new file, the switch fails at once. Wait for our turn.
+    deadline = time.monotonic() + patience
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error) or time.monotonic() >= deadline:
+                raise
+            time.sleep(0.05)
+
+
 class SqliteViewDB(ViewDB):
     """Views in `views.sqlite`; the projector lease is an OS file lock the kernel drops on death."""
 
@@ -177,7 +193,7 @@ class SqliteViewDB(ViewDB):
     def __init__(self, path: Path) -> None:
         self.path = path
         self._conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30)
-        self._switch_to_wal()
+        switch_to_wal(self._conn)
         self._conn.execute("PRAGMA synchronous=NORMAL")
         # 64 MiB of page cache for the writer (the default is 2 MiB): a page of the log touches rows
         # all over the views' primary-key trees, and rebuilding reads them back page after page.
@@ -202,19 +218,6 @@ class SqliteViewDB(ViewDB):
             with self._lock:
                 self._reader_connections.append(conn)
         return conn
-
-    def _switch_to_wal(self, patience: float = 30.0) -> None:
-        # Switching a new file to WAL ignores the busy timeout: while another process is inside its
-        # first transaction on the same new file, the switch fails at once. Wait for our turn.
-        deadline = time.monotonic() + patience
-        while True:
-            try:
-                self._conn.execute("PRAGMA journal_mode=WAL")
-                return
-            except sqlite3.OperationalError as error:
-                if "locked" not in str(error) or time.monotonic() >= deadline:
-                    raise
-                time.sleep(0.05)
 
     @contextmanager
     def read(self) -> Iterator[Tx]:

@@ -23,6 +23,7 @@ import psycopg
 from pwdlib import PasswordHash
 
 from api.settings import Settings
+from api.storage import setup_lock
 from projections.store import switch_to_wal
 
 PASSWORDS = PasswordHash.recommended()
@@ -48,23 +49,24 @@ class CredentialStore:
         else:
             self._db = psycopg.connect(settings.database_url, autocommit=True)
             self._prefix = f'"{settings.database_schema}".' if settings.database_schema else ""
-            if settings.database_schema:
-                self._db.execute(f'CREATE SCHEMA IF NOT EXISTS "{settings.database_schema}"')
-        self._run(
-            f"CREATE TABLE IF NOT EXISTS {self._prefix}caseline_passwords "
-            "(name TEXT PRIMARY KEY, password_hash TEXT NOT NULL)"
-        )
-        self._run(
-            f"CREATE TABLE IF NOT EXISTS {self._prefix}caseline_api_keys "
-            "(key_id TEXT PRIMARY KEY, account TEXT NOT NULL, secret_sha256 TEXT NOT NULL, "
-            "revoked INTEGER NOT NULL DEFAULT 0)"
-        )
-        self._run(
-            f"CREATE TABLE IF NOT EXISTS {self._prefix}caseline_rate_hits "
-            "(purpose TEXT NOT NULL, client TEXT NOT NULL, minute BIGINT NOT NULL, hits INTEGER NOT NULL, "
-            "PRIMARY KEY (purpose, client, minute))"
-        )
         self._pruned = 0
+        with setup_lock(settings):
+            if self._postgres and settings.database_schema:
+                self._db.execute(f'CREATE SCHEMA IF NOT EXISTS "{settings.database_schema}"')
+            self._run(
+                f"CREATE TABLE IF NOT EXISTS {self._prefix}caseline_passwords "
+                "(name TEXT PRIMARY KEY, password_hash TEXT NOT NULL)"
+            )
+            self._run(
+                f"CREATE TABLE IF NOT EXISTS {self._prefix}caseline_api_keys "
+                "(key_id TEXT PRIMARY KEY, account TEXT NOT NULL, secret_sha256 TEXT NOT NULL, "
+                "revoked INTEGER NOT NULL DEFAULT 0)"
+            )
+            self._run(
+                f"CREATE TABLE IF NOT EXISTS {self._prefix}caseline_rate_hits "
+                "(purpose TEXT NOT NULL, client TEXT NOT NULL, minute BIGINT NOT NULL, "
+                "hits INTEGER NOT NULL, PRIMARY KEY (purpose, client, minute))"
+            )
 
     def _run(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
         if self._postgres:

@@ -123,7 +123,6 @@ def build_workflow(
 ) -> Workflow:
     """The application service wired to the configured store and clock."""
     settings = settings or Settings()
-    contacts = contacts or contact_store(settings)  # first: it creates the PostgreSQL schema
     env = settings.event_store_env()
     if settings.issue_cache:
         # The library's aggregate cache with fast-forward: a command reads only the events written
@@ -132,7 +131,8 @@ def build_workflow(
         env["AGGREGATE_CACHE_MAXSIZE"] = str(settings.issue_cache)
     if env["PERSISTENCE_MODULE"] == "eventsourcing.sqlite":
         env["PERSISTENCE_MODULE"] = sqlite_store.TOPIC
-    with _setup_lock(settings):
+    with setup_lock(settings):
+        contacts = contacts or contact_store(settings)  # first: it creates the PostgreSQL schema
         return Workflow(
             env,
             clock=clock or SystemClock(),
@@ -144,10 +144,13 @@ def build_workflow(
 
 
 @contextmanager
-def _setup_lock(settings: Settings) -> Iterator[None]:
-    """On PostgreSQL, one process at a time sets up the event store: the library re-creates its
-    tables and functions on every start, and two doing so at the same instant fail
-    ('tuple concurrently updated')."""
+def setup_lock(settings: Settings) -> Iterator[None]:
+    """On PostgreSQL, one process at a time sets up its stores (schema, event store, views,
+    contacts, credentials): the library re-creates its tables and functions on every start, and
+    two doing so at the same instant fail ('tuple concurrently updated'); two `CREATE ... IF NOT
+    EXISTS` of one table or schema at the same instant fail too ('duplicate key value violates
+    unique constraint "pg_type_typname_nsp_index"'), as when `caseline serve --workers 2` starts
+    on a new database. Not nested: each holder takes a connection of its own."""
     if settings.database_url is None:
         yield
         return
@@ -178,7 +181,7 @@ def view_db(settings: Settings) -> ViewDB:
 def build_projector(settings: Settings | None = None, *, page_size: int = 1000) -> Projector:
     """The projector over the configured event log and view database."""
     settings = settings or Settings()
-    db = view_db(settings)  # first: on PostgreSQL it creates the schema
-    with _setup_lock(settings):
+    with setup_lock(settings):
+        db = view_db(settings)  # first: on PostgreSQL it creates the schema
         log = EventLog(settings.event_store_env())
     return Projector(log, db, page_size=page_size)

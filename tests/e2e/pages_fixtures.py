@@ -187,3 +187,14 @@ def signed_in(pages_world: PagesWorld) -> Iterator[dict[str, Browser]]:
     finally:
         for client in browsers.values():
             client.close()
+
+
+def hold_meeting(supervisor: Browser, kind: str) -> str:
+    """Record a meeting of `kind` in the village through its form; the meeting page's path."""
+    answer = supervisor.post(
+        "/meetings",
+        {"kind": kind, "title": f"{kind} meeting", "unit": "village", "held_at": "2026-03-03T17:00",
+         "attendees": "rep Li\nrep Zhou"},
+    )  # fmt: skip
+    assert answer.status_code == 303, answer.text[:500]
+    return answer.headers["location"]

@@ -20,6 +20,7 @@ from domain.workflow import Workflow
 from tests.e2e.pages_fixtures import (  # noqa: F401 -- fixtures
     Browser,
     PagesWorld,
+    hold_meeting,
     pages_server,
     pages_world,
     signed_in,
@@ -41,22 +42,12 @@ def item_loads(monkeypatch: pytest.MonkeyPatch, workflow: Workflow) -> Iterator[
         yield loads
 
 
-def meeting(supervisor: Browser, kind: str) -> str:
-    answer = supervisor.post(
-        "/meetings",
-        {"kind": kind, "title": f"{kind} meeting", "unit": "village", "held_at": "2026-03-03T17:00",
-         "attendees": "rep Li\nrep Zhou"},
-    )  # fmt: skip
-    assert answer.status_code == 303, answer.text[:500]
-    return answer.headers["location"]
-
-
 def test_assigning_and_disclosing_at_a_meeting_loads_the_item_once(
     pages_world: PagesWorld, signed_in: dict[str, Browser], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     supervisor, number = signed_in["supervisor"], pages_world.items["opened"]
     workflow = pages_world.server.services.workflow
-    path = f"{meeting(supervisor, 'assignment')}/assign/{number}"
+    path = f"{hold_meeting(supervisor, 'assignment')}/assign/{number}"
     token = supervisor.token()
     with item_loads(monkeypatch, workflow) as loads:
         answer = supervisor.http.post(
@@ -76,7 +67,7 @@ def test_entering_verdicts_at_a_meeting_loads_the_item_once(
 ) -> None:
     supervisor, number = signed_in["supervisor"], pages_world.items["pass"]
     workflow = pages_world.server.services.workflow
-    path = f"{meeting(supervisor, 'evaluation')}/evaluate/{number}"
+    path = f"{hold_meeting(supervisor, 'evaluation')}/evaluate/{number}"
     verdicts: dict[str, object] = {"_csrf": supervisor.token()}
     for row in range(3):
         verdicts[f"evaluator_{row}"] = f"rep {row}"
@@ -94,7 +85,7 @@ def test_merging_a_voice_into_an_existing_item_at_a_meeting_loads_the_item_once(
     supervisor, number = signed_in["supervisor"], pages_world.items["water"]
     voice = pages_world.opinions["unmerged"]
     workflow = pages_world.server.services.workflow
-    path = f"{meeting(supervisor, 'analysis')}/merge"
+    path = f"{hold_meeting(supervisor, 'analysis')}/merge"
     token = supervisor.token()
     with item_loads(monkeypatch, workflow) as loads:
         answer = supervisor.http.post(

@@ -32,6 +32,7 @@ from tests.e2e.pages_fixtures import (  # noqa: F401 -- fixtures
     Browser,
     PagesWorld,
     browser,
+    hold_meeting,
     pages_server,
     pages_world,
     signed_in,
@@ -488,21 +489,11 @@ def test_a_supervisor_replays_an_item_and_sees_its_earlier_leader(
     assert "There is no issue" in _alert(before.text)
 
 
-def _meeting(supervisor: Browser, kind: str) -> str:
-    answer = supervisor.post(
-        "/meetings",
-        {"kind": kind, "title": f"{kind} meeting", "unit": "village", "held_at": "2026-03-03T17:00",
-         "attendees": "rep Li\nrep Zhou"},
-    )  # fmt: skip
-    assert answer.status_code == 303, _alert(answer.text)
-    return answer.headers["location"]
-
-
 def test_an_evaluation_meeting_closes_one_item_and_reopens_another(
     pages_world: PagesWorld, signed_in: dict[str, Browser]
 ) -> None:
     supervisor = signed_in["supervisor"]
-    meeting = _meeting(supervisor, "evaluation")
+    meeting = hold_meeting(supervisor, "evaluation")
     page = supervisor.get(meeting).text
     assert pages_world.items["pass"] in page
     assert pages_world.items["fail"] in page
@@ -529,7 +520,7 @@ def test_an_analysis_meeting_merges_a_voice_into_a_new_item_and_routes_it(
     pages_world: PagesWorld, signed_in: dict[str, Browser]
 ) -> None:
     supervisor = signed_in["supervisor"]
-    meeting = _meeting(supervisor, "analysis")
+    meeting = hold_meeting(supervisor, "analysis")
     voice = str(pages_world.opinions["unmerged"])
     assert voice in supervisor.get(meeting).text
     answer = supervisor.post(
@@ -548,7 +539,7 @@ def test_an_assignment_meeting_assigns_a_leader_and_discloses_it(
     pages_world: PagesWorld, signed_in: dict[str, Browser]
 ) -> None:
     supervisor, number = signed_in["supervisor"], pages_world.items["opened"]
-    meeting = _meeting(supervisor, "assignment")
+    meeting = hold_meeting(supervisor, "assignment")
     assert number in supervisor.get(meeting).text
     answer = supervisor.post(
         f"{meeting}/assign/{number}",
@@ -685,7 +676,7 @@ def test_every_staff_page_renders_in_chinese(pages_world: PagesWorld) -> None:
     try:
         chinese.get("/lang/zh")
         chinese.sign_in("sup-chen")
-        meeting = _meeting(chinese, "analysis")
+        meeting = hold_meeting(chinese, "analysis")
         lane = pages_world.items["lane"]
         for path in ("/board", f"/issues/{lane}", f"/issues/{lane}/replay?a=1&compare=1&b=3", "/intake",
                      "/meetings", meeting, "/dashboards", "/register", "/submit"):  # fmt: skip

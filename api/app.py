@@ -61,8 +61,10 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
         )
         # Everything built so far (modules, routes, schemas, services) lives as long as the app:
         # out of the collector's sight, a full collection walks only what requests made since. It
-        # walked it all otherwise, holding the GIL for ~100 ms mid-load (bench/http_load.py's p99).
-        gc.freeze()
+        # walked it all otherwise, holding the GIL mid-load (bench/README.md, `http_load.py`). Not
+        # under tests that bring their services: their process outlives the app.
+        if services is None:
+            gc.freeze()
         try:
             yield
         finally:

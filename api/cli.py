@@ -18,7 +18,7 @@ from api.demo import LI, StoreNotEmptyError, demo_start, seed_demo, store_is_emp
 from api.settings import Settings
 from api.storage import build_workflow
 from domain.clock import FakeClock
-from domain.errors import CaselineError, IssueNotFoundError
+from domain.errors import CaselineError
 from domain.issue import Issue
 from domain.rules import Actor, Area, Level, Role, Stage
 from domain.workflow import Workflow
@@ -237,15 +237,7 @@ def replay(
     try:
         if at is not None and at.tzinfo is None:
             at = at.replace(tzinfo=datetime.now().astimezone().tzinfo).astimezone()
-        # One read of the item's stream: the history printed, and the state folded from it.
-        try:
-            history = workflow.history(issue)
-        except IssueNotFoundError:
-            # No such item: refused as issue_at refuses it (a bad option, or the moment, named first).
-            workflow.issue_at(issue, version=version, at=at)
-            raise
-        state = workflow.issue_at(issue, version=version, at=at, history=history)
-        events = [e for e in history if e.originator_version <= state.version]
+        state, events = workflow.replay(issue, version=version, at=at)
     except CaselineError as error:
         typer.echo(f"error: {error.message}", err=True)
         raise typer.Exit(1) from None

@@ -25,17 +25,17 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime
 
+# A moment in a message, as `utc_text` writes it and `UTC_TEXT` finds it again (the pages show it
+# in the town's zone instead).
+UTC_TEXT_FORMAT = "%Y-%m-%d %H:%M"
+UTC_TEXT = re.compile(r"\b(\d{4}-\d{2}-\d{2} \d{2}:\d{2}) UTC\b")
+
 
 def utc_text(moment: datetime) -> str:
-    """A moment as clerks read it in messages: minutes, in UTC (`UTC_TEXT` finds it again)."""
+    """A moment as clerks read it in messages: minutes, in UTC."""
     if moment.tzinfo is not None:
         moment = moment.astimezone(UTC)
-    return f"{moment:%Y-%m-%d %H:%M} UTC"
-
-
-# A moment `utc_text` wrote, in a message (the pages show it in the town's zone instead).
-UTC_TEXT = re.compile(r"\b(\d{4}-\d{2}-\d{2} \d{2}:\d{2}) UTC\b")
-UTC_TEXT_FORMAT = "%Y-%m-%d %H:%M"
+    return f"{moment:{UTC_TEXT_FORMAT}} UTC"
 
 
 class CaselineError(Exception):

@@ -336,7 +336,9 @@ class Workflow(Application[UUID]):
                 self.snapshots.put([snapshot_class.take(aggregate)])
             else:
                 self.take_snapshot(
-                    saved.originator_id, version=saved.originator_version, projector_func=fast_projector
+                    saved.originator_id,
+                    version=saved.originator_version,
+                    projector_func=self.snapshotting_projectors[type(aggregate)],
                 )
 
     # -- loading ------------------------------------------------------------------------
@@ -442,6 +444,15 @@ class Workflow(Application[UUID]):
         if version is not None and issue.version < version:
             raise InvalidInputError("version", f"issue {issue.number} has only {issue.version} versions")
         return issue
+
+    def replay(
+        self, ref: UUID | str, *, version: int | None = None, at: datetime | None = None
+    ) -> tuple[Issue, list[CaselineAggregate.Event]]:
+        """The issue as of a version or a moment (`issue_at`, with its refusals) and its events up
+        to then, from one read of its stream."""
+        events = self._events_of(self.issue_id(ref))
+        state = self.issue_at(ref, version=version, at=at, history=events)
+        return state, [e for e in events if e.originator_version <= state.version]
 
     def _events_of(self, aggregate_id: UUID) -> list[CaselineAggregate.Event]:
         return cast("list[CaselineAggregate.Event]", list(self.events.get(aggregate_id)))

@@ -6,7 +6,7 @@ The view keeps the chains of leaders and the missed deadlines of every issue (`l
 `missed_deadlines`), which the accountability ledger reads across issues. One issue's trail,
 event by event, is read from the event log itself (`trail`), by the same handlers run over its
 history in memory: a table with a row per issue event would be a second copy of the log, and
-writing it was about a third of a rebuild's time (bench/README.md)."""
+writing it was about 28 % of a rebuild's time (bench/README.md)."""
 
 from __future__ import annotations
 

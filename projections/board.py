@@ -168,6 +168,11 @@ class State(ViewState):
         super().rebuilding(empty=empty)
         self.text_later = True  # the swap fills the new text index from the new board (FILL_TEXT)
 
+    @property
+    def indexes_text(self) -> bool:
+        """Whether this state keeps the text index page by page (SQLite, not while rebuilding)."""
+        return "board_text" in self.t and not self.text_later
+
     def set(self, key: str, event: Any, **columns: Any) -> dict[str, Any] | None:
         """Change an item's columns and stamp it with the event; moves its count when a filter changed."""
         row = self.board.get(key)
@@ -180,13 +185,13 @@ class State(ViewState):
         if after != before:
             self.counts[before] -= 1
             self.counts[after] += 1
-            if after[0] != before[0]:
+            if after[0] != before[0] and self.indexes_text:
                 self.moved.setdefault(key, (before[0], row))
         return row
 
     def end(self, tx: Tx, *, final: bool = True) -> None:
         super().end(tx, final=final)
-        if final and "board_text" in self.t and not self.text_later:
+        if final and self.indexes_text:
             self.index_text(tx)
         self.opened = []
         self.moved = {}

@@ -407,9 +407,9 @@ def _old_objects_frozen() -> Iterator[None]:
 
     A rebuild allocates millions of objects, so the collector runs its full collection several
     times, and each walks every object of the process (the web framework's included: most of the
-    walk) although a rebuild makes no reference cycles. Frozen, those are skipped (measured: a
-    rebuild's collections took 0.4 s, 0.2 s frozen). Unless something else froze objects already:
-    then theirs stays its choice (`unfreeze` would undo it)."""
+    walk) although a rebuild makes no reference cycles. Frozen, those are skipped (bench/README.md,
+    `rebuild.py`: a one-off measurement, not a figure the script prints). Unless something else
+    froze objects already: then theirs stays its choice (`unfreeze` would undo it)."""
     if gc.get_freeze_count():
         yield
         return

@@ -373,7 +373,8 @@ def board_columns(
 ) -> list[Page]:
     """The board as columns: for each of `stages`, the page `board` gives with `where` narrowed to
     that stage. The counts per stage, the same for every column (they match every filter but the
-    stage), are counted once, and every column is read in the same read transaction."""
+    stage), are counted once, and every column is read in the same read transaction. A text search
+    on SQLite is the exception: each column runs the search, which yields the counts with it."""
     f = where or BoardFilter()
     order = _board_order(sort, descending)
     page, page_size = _page_bounds(page, page_size)
@@ -521,8 +522,7 @@ def unanswered(
 def public_register(db: ViewDB, *, now: datetime, page: int = 1, page_size: int = 50) -> Page:
     """Disclosed items as published, newest disclosure first; an open item is overdue once its
     published deadline has passed."""
-    page = max(1, page)
-    page_size = min(max(1, page_size), MAX_PAGE_SIZE)
+    page, page_size = _page_bounds(page, page_size)
     with db.read() as tx:
         rows = tx.fetchall(
             "SELECT issue_id, number, published, published_where, deadline, first_disclosed_at, "

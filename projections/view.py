@@ -85,10 +85,8 @@ def chunks(values: Sequence[Any], size: int = CHUNK) -> Iterable[Sequence[Any]]:
 
 def values_of(columns: Sequence[str]) -> Callable[[Mapping[str, Any]], tuple[Any, ...]]:
     """A row's values in the order of `columns`, as a tuple (`itemgetter`: no Python call per row)."""
-    get = itemgetter(*columns)
-    if len(columns) == 1:
-        return lambda row: (get(row),)
-    return get
+    assert len(columns) > 1, "an itemgetter of one column gives the value, not a tuple"
+    return itemgetter(*columns)
 
 
 class Rows:
@@ -181,7 +179,7 @@ class Appends:
             f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))}){conflict}"
         )
         self.rows: list[tuple[Any, ...]] = []
-        # Adding a row is the list's own append (an audit row per issue event: no call of ours).
+        # Adding a row is the list's own append: no call of ours per row.
         self.add: Callable[[tuple[Any, ...]], None] = self.rows.append
 
     def write(self, tx: Tx) -> None:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import signal
 from typing import Annotated, Any
-from zoneinfo import ZoneInfo
 
 import typer
 from apscheduler.schedulers.base import BaseScheduler  # type: ignore[import-untyped]
@@ -50,7 +49,7 @@ def jobs_from_settings(
         leads=settings.reminder_lead_times,
         duty_units=settings.duty_unit_names,
         duties=specs(settings.duties),
-        duty_zone=ZoneInfo(settings.duty_timezone),
+        duty_zone=settings.zone,
         mailer=mailer,
         addresses=settings.email_addresses,
         email_max_age=settings.email_max_age,

@@ -3,7 +3,8 @@
 Each column is the page the JSON API's board query (`api.routes.views.board`) answers for that
 stage, so the page shows exactly what the API would show this person: officers their
 department's items, or the items they lead. The columns are read together
-(`api.routes.views.board_columns`), so the counts per stage are counted once.
+(`api.routes.views.board_columns`), so the counts per stage are counted once (a text search on
+SQLite still runs once per column).
 """
 
 from __future__ import annotations

@@ -98,7 +98,8 @@ def board_columns(
     page_size: int,
 ) -> list[queries.Page]:
     """For each of `stages`, the page `board` answers `who` for that stage (sorted by deadline), all
-    in one read, with the counts per stage counted once (the staff board's columns)."""
+    in one read, with the counts per stage counted once (the staff board's columns; a text search on
+    SQLite searches once per column, `queries.board_columns`)."""
     leader, department = within_reach(who, leader, department)
     where = queries.BoardFilter(
         area=area, level=level, leader=leader, department=department, overdue=overdue, text=text

@@ -198,3 +198,9 @@ def hold_meeting(supervisor: Browser, kind: str) -> str:
     )  # fmt: skip
     assert answer.status_code == 303, answer.text[:500]
     return answer.headers["location"]
+
+
+def alert(html: str) -> str:
+    """The text of a page's alert (a refusal or a notice), or "" when it shows none."""
+    found = re.search(r'role="alert">([^<]*)<', html)
+    return found.group(1) if found else ""

@@ -10,42 +10,17 @@ folds every state it shows from them.
 
 from __future__ import annotations
 
-import re
-from collections import Counter
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from typing import Any
-from uuid import UUID
-
 import pytest
 
+from tests.counting import counting
 from tests.e2e.pages_fixtures import (  # noqa: F401 -- fixtures
     Browser,
     PagesWorld,
+    alert,
     pages_server,
     pages_world,
     signed_in,
 )
-
-
-def alert(html: str) -> str:
-    found = re.search(r'role="alert">([^<]*)<', html)
-    return found.group(1) if found else ""
-
-
-@contextmanager
-def counting(monkeypatch: pytest.MonkeyPatch, target: object, name: str) -> Iterator[Counter[UUID]]:
-    """Count the calls of `target.name` per aggregate id (given by position or as `originator_id`)."""
-    calls: Counter[UUID] = Counter()
-    original: Callable[..., Any] = getattr(target, name)
-
-    def counted(*args: Any, **kwargs: Any) -> Any:
-        calls[kwargs.get("originator_id", args[0] if args else None)] += 1
-        return original(*args, **kwargs)
-
-    with monkeypatch.context() as patch:
-        patch.setattr(target, name, counted)
-        yield calls
 
 
 def test_a_form_on_an_item_page_loads_the_item_once(
@@ -100,8 +75,12 @@ def test_the_answer_forms_record_an_answer_and_refuse_a_bad_one_with_the_page(
     blank = officer.post(f"/issues/{lane}/opinions/{voice}/answer", {"feedback": " "})
     assert blank.status_code == 422
     assert "Feedback" in alert(blank.text)
+    assert pages_world.head() == before, "a refused answer writes nothing"
     # A coordination request: answered, then answered again, which the item refuses
-    officer.post(f"/issues/{lane}/do/coordination", {"department": "parks", "request": "trim the tree"})
+    asked = officer.post(
+        f"/issues/{lane}/do/coordination", {"department": "parks", "request": "trim the tree"}
+    )
+    assert asked.status_code == 303, asked.text[:500]
     index = len(workflow.get_issue(lane).coordinations) - 1
     first = officer.post(f"/issues/{lane}/coordination/{index}/answer", {"answer": "Trimmed"})
     assert first.status_code == 303, first.text[:500]

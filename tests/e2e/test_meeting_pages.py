@@ -8,15 +8,9 @@ disclosing, every verdict entered, merging voices into an existing item.
 
 from __future__ import annotations
 
-from collections import Counter
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from typing import Any
-from uuid import UUID
-
 import pytest
 
-from domain.workflow import Workflow
+from tests.counting import counting
 from tests.e2e.pages_fixtures import (  # noqa: F401 -- fixtures
     Browser,
     PagesWorld,
@@ -27,21 +21,6 @@ from tests.e2e.pages_fixtures import (  # noqa: F401 -- fixtures
 )
 
 
-@contextmanager
-def item_loads(monkeypatch: pytest.MonkeyPatch, workflow: Workflow) -> Iterator[Counter[UUID]]:
-    """Count the repository's loads per aggregate id."""
-    loads: Counter[UUID] = Counter()
-    original: Callable[..., Any] = workflow.repository.get
-
-    def get(aggregate_id: UUID, *args: Any, **kwargs: Any) -> Any:
-        loads[aggregate_id] += 1
-        return original(aggregate_id, *args, **kwargs)
-
-    with monkeypatch.context() as patch:
-        patch.setattr(workflow.repository, "get", get)
-        yield loads
-
-
 def test_assigning_and_disclosing_at_a_meeting_loads_the_item_once(
     pages_world: PagesWorld, signed_in: dict[str, Browser], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -49,7 +28,7 @@ def test_assigning_and_disclosing_at_a_meeting_loads_the_item_once(
     workflow = pages_world.server.services.workflow
     path = f"{hold_meeting(supervisor, 'assignment')}/assign/{number}"
     token = supervisor.token()
-    with item_loads(monkeypatch, workflow) as loads:
+    with counting(monkeypatch, workflow.repository, "get") as loads:
         answer = supervisor.http.post(
             path,
             data={"leader": "leader-zhou", "department": "roads", "goals": "benches installed",
@@ -72,7 +51,7 @@ def test_entering_verdicts_at_a_meeting_loads_the_item_once(
     for row in range(3):
         verdicts[f"evaluator_{row}"] = f"rep {row}"
         verdicts[f"verdict_{row}"] = "satisfied"
-    with item_loads(monkeypatch, workflow) as loads:
+    with counting(monkeypatch, workflow.repository, "get") as loads:
         answer = supervisor.http.post(path, data=verdicts)
     assert answer.status_code == 303, answer.text[:500]
     assert len(workflow.get_issue(number).evaluations) == 3
@@ -87,7 +66,7 @@ def test_merging_a_voice_into_an_existing_item_at_a_meeting_loads_the_item_once(
     workflow = pages_world.server.services.workflow
     path = f"{hold_meeting(supervisor, 'analysis')}/merge"
     token = supervisor.token()
-    with item_loads(monkeypatch, workflow) as loads:
+    with counting(monkeypatch, workflow.repository, "get") as loads:
         answer = supervisor.http.post(
             path, data={"opinion_ids": str(voice), "target": "existing", "number": number, "_csrf": token}
         )

@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 
 from api.settings import Settings
+from domain.clock import FakeClock
 from domain.issue import Issue
 from domain.rules import Actor, Level, Role, Stage
 from projections.store import Tx, ViewDB
@@ -33,8 +34,10 @@ LEVELS = list(Level)
 
 @pytest.fixture
 def town(settings: Settings) -> Iterator[tuple[LiveServer, list[str]]]:
-    """A live server over the `settings` store and the numbers of the items in it."""
-    with serve(settings) as server:
+    """A live server over the `settings` store and the numbers of the items in it. Its clock starts
+    three days before now: the board flags overdue items by the wall clock, and its items' deadlines
+    (two or thirty days after they are set) must fall on both sides of it."""
+    with serve(settings, clock=FakeClock(datetime.now(tz=UTC) - timedelta(days=3))) as server:
         yield server, _items(server)
 
 
@@ -145,6 +148,9 @@ def test_the_board_pages_counts_and_column_totals_are_a_hand_count_of_the_items(
     server, numbers = town
     issues = _issues(server, numbers)
     assert {i.stage for i in issues} == set(Stage), "every stage has items"
+    running = [i for i in issues if i.stage in WORKING and i.paused_since is None]
+    late = [i for i in running if _overdue(i, datetime.now(tz=UTC))]
+    assert 0 < len(late) < len(running), "the overdue filter tells running items apart"
     browsers = {name: _signed_in(server, name) for name in ("sup-count", "off-roads")}
     try:
         for who, case, params, matches in CASES:

@@ -31,6 +31,7 @@ from tests.e2e.pages_fixtures import (  # noqa: F401 -- fixtures
     CANARIES,
     Browser,
     PagesWorld,
+    alert,
     browser,
     hold_meeting,
     pages_server,
@@ -39,11 +40,6 @@ from tests.e2e.pages_fixtures import (  # noqa: F401 -- fixtures
 )
 
 PAGES = Path(__file__).parents[2] / "api" / "pages"
-
-
-def _alert(html: str) -> str:
-    found = re.search(r'role="alert">([^<]*)<', html)
-    return found.group(1) if found else ""
 
 
 # -- who sees what ----------------------------------------------------------------------------
@@ -90,7 +86,7 @@ def test_each_page_answers_each_role_as_expected(
     assert answer.status_code == status, answer.text[:400]
     if status == 404:
         assert answer.headers["content-type"].startswith("text/html")
-        assert _alert(answer.text)
+        assert alert(answer.text)
 
 
 def test_the_menu_follows_the_role(signed_in: dict[str, Browser]) -> None:
@@ -160,7 +156,7 @@ def test_the_switch_never_redirects_off_the_site(browser: Browser) -> None:
 
 def _refusal(html: str) -> str:
     """The page's alert without its ✖ mark."""
-    return _alert(html).removeprefix("✖ ")
+    return alert(html).removeprefix("✖ ")
 
 
 def _api(world: PagesWorld, name: str) -> dict[str, str]:
@@ -279,7 +275,7 @@ def test_a_form_posted_without_its_csrf_token_is_refused_and_writes_nothing(
     foreign = officer.post(path, {"note": "forged", "_csrf": signed_in["supervisor"].token()}, token=False)
     assert bare.status_code == 403
     assert foreign.status_code == 403
-    assert "expired or did not come from this site" in _alert(bare.text)
+    assert "expired or did not come from this site" in alert(bare.text)
     assert pages_world.head() == before
     assert (
         signed_in["anonymous"]
@@ -311,7 +307,7 @@ def test_a_wrong_password_is_a_page_not_a_session(pages_world: PagesWorld, brows
         "/sign-in", {"username": "sup-chen", "password": "wrong password!", "next": "/board"}
     )
     assert answer.status_code == 401
-    assert "The name or password is wrong." in _alert(answer.text)
+    assert "The name or password is wrong." in alert(answer.text)
     assert not any(
         k == "set-cookie" and v.startswith("caseline_session=ey") for k, v in answer.headers.multi_items()
     )
@@ -391,7 +387,7 @@ def test_an_officer_advances_an_item_from_assignment_to_resolution_through_forms
     refused = officer.post(f"/issues/{lane}/do/progress", {"note": "one more", "_key": "k3"})
     assert refused.status_code == 409
     assert refused.headers["content-type"].startswith("text/html")
-    assert "it cannot take progress reports now" in _alert(refused.text)
+    assert "it cannot take progress reports now" in alert(refused.text)
 
 
 def test_a_form_submitted_twice_records_once(pages_world: PagesWorld, signed_in: dict[str, Browser]) -> None:
@@ -412,7 +408,7 @@ def test_a_role_that_may_not_act_gets_a_page_saying_so_and_nothing_is_written(
         {"deadline": "2027-01-01", "reason": "more time", "approver": "me"},
     )
     assert answer.status_code == 403
-    assert "may not extend the deadline" in _alert(answer.text)
+    assert "may not extend the deadline" in alert(answer.text)
     unknown = signed_in["officer"].post(f"/issues/{pages_world.items['water']}/do/progress", {"note": "x"})
     assert unknown.status_code == 404
     assert pages_world.head() == before
@@ -423,7 +419,7 @@ def test_bad_form_values_come_back_as_a_page_naming_the_field(
 ) -> None:
     answer = signed_in["officer"].post(f"/issues/{pages_world.items['late']}/do/progress", {"note": " "})
     assert answer.status_code == 422
-    assert "Note" in _alert(answer.text)
+    assert "Note" in alert(answer.text)
     big = signed_in["officer"].post(f"/issues/{pages_world.items['late']}/do/progress", {"note": "x" * 5000})
     assert big.status_code == 422
     assert "x" * 4001 not in big.text, "an oversized value is not echoed back"
@@ -444,7 +440,7 @@ def test_the_recorder_writes_a_visit_log_entry(
     assert "grid 9" in unanswered
     missing = signed_in["recorder"].post("/intake", {**form, "text": ""})
     assert missing.status_code == 422
-    assert "What was said" in _alert(missing.text)
+    assert "What was said" in alert(missing.text)
 
 
 def test_anyone_may_report_an_issue_through_the_public_form(
@@ -486,7 +482,7 @@ def test_a_supervisor_replays_an_item_and_sees_its_earlier_leader(
     assert "off-zhang" in by_time.split('aria-label="Moment A"')[1]
     before = signed_in["supervisor"].get(f"/issues/{number}/replay", params={"at_a": "2020-01-01T00:00"})
     assert before.status_code == 200
-    assert "There is no issue" in _alert(before.text)
+    assert "There is no issue" in alert(before.text)
 
 
 def test_an_evaluation_meeting_closes_one_item_and_reopens_another(
@@ -504,11 +500,11 @@ def test_an_evaluation_meeting_closes_one_item_and_reopens_another(
             verdicts[f"evaluator_{row}"] = f"rep {row}"
             verdicts[f"verdict_{row}"] = "satisfied" if row < satisfied else "dissatisfied"
         answer = supervisor.post(f"{meeting}/evaluate/{number}", verdicts)
-        assert answer.status_code == 303, _alert(answer.text)
+        assert answer.status_code == 303, alert(answer.text)
         shown = supervisor.get(answer.headers["location"]).text
         assert f"{satisfied * 20}% satisfied against the target of 95%" in shown
         concluded = supervisor.post(f"{meeting}/conclude/{number}", {})
-        assert concluded.status_code == 303, _alert(concluded.text)
+        assert concluded.status_code == 303, alert(concluded.text)
     assert pages_world.stage("pass") == Stage.CLOSED
     assert pages_world.stage("fail") == Stage.IN_PROGRESS
     assert _forms(supervisor.get(f"/issues/{pages_world.items['pass']}").text) == {"reopen"}
@@ -528,7 +524,7 @@ def test_an_analysis_meeting_merges_a_voice_into_a_new_item_and_routes_it(
         {"opinion_ids": voice, "target": "new", "title": "Stray dogs near the school", "area": "security",
          "level": "village", "horizon": "near", "route": "coordinate", "reason": "needs the animal office"},
     )  # fmt: skip
-    assert answer.status_code == 303, _alert(answer.text)
+    assert answer.status_code == 303, alert(answer.text)
     opinion = pages_world.server.services.workflow.get_opinion(pages_world.opinions["unmerged"])
     assert opinion.issue_id is not None
     assert opinion.route == "coordinate"
@@ -547,7 +543,7 @@ def test_an_assignment_meeting_assigns_a_leader_and_discloses_it(
          "measures": "order benches", "deadline": "2026-04-30", "disclose": "1",
          "where": "the village board", "fields": ["title", "leader", "deadline"]},
     )  # fmt: skip
-    assert answer.status_code == 303, _alert(answer.text)
+    assert answer.status_code == 303, alert(answer.text)
     issue_now = pages_world.server.services.workflow.get_issue(number)
     assert issue_now.leader == "leader-zhou"
     assert issue_now.goals == ["benches installed", "checked"]

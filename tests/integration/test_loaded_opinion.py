@@ -3,14 +3,13 @@ on it without reading it again, and falls back to the store whenever it is not t
 
 from __future__ import annotations
 
-from collections import Counter
-from typing import Any
 from uuid import UUID
 
 import pytest
 
 from domain.workflow import Workflow
 from tests.conftest import StoreFactory
+from tests.counting import count_calls
 from tests.integration.races import CLERK
 
 
@@ -21,31 +20,19 @@ def voice(workflow: Workflow) -> UUID:
     ).id  # fmt: skip
 
 
-def count_reads(monkeypatch: pytest.MonkeyPatch, workflow: Workflow) -> Counter[UUID]:
-    """Count the event store's reads per aggregate id from here on."""
-    reads: Counter[UUID] = Counter()
-    original = workflow.events.get
-
-    def get(*args: Any, **kwargs: Any) -> Any:
-        reads[kwargs.get("originator_id", args[0] if args else None)] += 1
-        return original(*args, **kwargs)
-
-    monkeypatch.setattr(workflow.events, "get", get)
-    return reads
-
-
 def test_answers_the_given_opinion_without_reading_it_again(
     workflow: Workflow, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Given an opinion, loaded by the caller
     opinion_id = voice(workflow)
     loaded = workflow.get_opinion(opinion_id)
-    reads = count_reads(monkeypatch, workflow)
+    version = loaded.version
+    reads = count_calls(monkeypatch, workflow.events, "get")
     # When it is answered as loaded
     result = workflow.answer_opinion(CLERK, loaded, feedback="Lamps ordered")
     # Then the next version is saved from the copy given, and the store was not read for it
     assert reads[opinion_id] == 0
-    assert (result.id, result.version) == (opinion_id, loaded.version)
+    assert (result.id, result.version) == (opinion_id, version + 1)
     assert workflow.get_opinion(opinion_id).answers == ["Lamps ordered"]
 
 

@@ -16,6 +16,7 @@ from domain.clock import FakeClock
 from domain.errors import CaselineError
 from domain.workflow import Workflow
 from tests.conftest import START
+from tests.counting import count_calls
 from tests.integration.races import CLERK, assigned_issue
 
 HANDED_OVER = START + timedelta(days=2)
@@ -48,13 +49,7 @@ def reads(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Counter[UUID]:
 
     def build_counted(*args: Any, **kwargs: Any) -> Workflow:
         workflow = build(*args, **kwargs)
-        original = workflow.events.get
-
-        def get(*args: Any, **kwargs: Any) -> Any:
-            counted[kwargs.get("originator_id", args[0] if args else None)] += 1
-            return original(*args, **kwargs)
-
-        monkeypatch.setattr(workflow.events, "get", get)
+        count_calls(monkeypatch, workflow.events, "get", into=counted)
         return workflow
 
     monkeypatch.setattr(api.cli, "build_workflow", build_counted)

@@ -52,6 +52,7 @@ from tests.integration.viewtools import (
     VIEW_TABLES,
     RebuiltElsewhere,
     assert_same_views,
+    main_projector,
     scratch_store,
     snapshot,
     text_index_matches_the_board,
@@ -684,14 +685,10 @@ def test_live_views_equal_a_rebuild_from_zero_after_random_commands(settings: Se
 
 def test_a_table_the_audit_view_no_longer_keeps_is_dropped_at_start_up(settings: Settings) -> None:
     # Given a view database from before the audit trail was read from the log, with its copy of it
-    projector = build_projector(settings)
-    with projector.db.transaction() as tx:
+    with main_projector(settings) as projector, projector.db.transaction() as tx:
         tx.execute("CREATE TABLE audit_events (issue_id TEXT, version INTEGER, detail TEXT)")
-    projector.db.close()
-    projector.log.close()
     # When a projector starts on it
-    projector = build_projector(settings)
-    try:
+    with main_projector(settings) as projector:
         # Then the retired table is gone and the view's own tables are there
         listing = (
             "SELECT name FROM sqlite_master WHERE type = 'table'"
@@ -702,6 +699,3 @@ def test_a_table_the_audit_view_no_longer_keeps_is_dropped_at_start_up(settings:
             tables = {row[0] for row in tx.fetchall(listing)}
         assert "audit_events" not in tables
         assert {"leader_terms", "missed_deadlines"} <= tables
-    finally:
-        projector.db.close()
-        projector.log.close()

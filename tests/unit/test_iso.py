@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
@@ -25,7 +26,13 @@ def test_iso_writes_utc_with_six_fraction_digits_and_reads_back(moment: datetime
     assert from_iso(text) == moment
 
 
-def test_iso_takes_a_naive_time_as_local_time_as_astimezone_does() -> None:
-    naive = datetime(2026, 3, 1, 8, 0)
-    assert iso(naive) == iso(naive.astimezone(UTC))
+def test_iso_takes_a_naive_time_as_local_time_as_astimezone_does(monkeypatch: pytest.MonkeyPatch) -> None:
+    # In a zone other than UTC, so that reading it as UTC would fail
+    monkeypatch.setenv("TZ", "Asia/Shanghai")
+    time.tzset()
+    try:
+        assert iso(datetime(2026, 3, 1, 8, 0)) == "2026-03-01T00:00:00.000000Z"
+    finally:
+        monkeypatch.undo()
+        time.tzset()
     assert iso(None) is None

@@ -262,8 +262,8 @@ def test_carries_the_dark_lane_from_four_voices_to_a_closed_item(
     assert (night.level, night.leader, night.is_overdue(on(5, 1, hour=1))) == ("village", "Zhang", True)
 
 
-def test_replays_an_issue_as_of_each_version(workflow: Workflow, clock: FakeClock) -> None:
-    # Given an item opened, assigned, then handed over
+def handed_over_item(workflow: Workflow, clock: FakeClock) -> str:
+    """An item opened, assigned to Zhang a day later, and handed over to Li a day after that."""
     number = open_plain_issue(workflow)
     clock.advance(timedelta(days=1))
     workflow.assign_leader(
@@ -272,6 +272,12 @@ def test_replays_an_issue_as_of_each_version(workflow: Workflow, clock: FakeCloc
     )  # fmt: skip
     clock.advance(timedelta(days=1))
     workflow.hand_over(CLERK, number, to="Li", reason="transfer")
+    return number
+
+
+def test_replays_an_issue_as_of_each_version(workflow: Workflow, clock: FakeClock) -> None:
+    # Given an item opened, assigned, then handed over
+    number = handed_over_item(workflow, clock)
 
     # When it is replayed as of each version, by number and by id
     states = [workflow.issue_at(number, version=v) for v in (1, 2, 3)]
@@ -321,14 +327,7 @@ def test_replays_from_a_history_already_read_as_from_the_store(
 ) -> None:
     # Given an item opened, assigned, handed over a day apart, then reported on past its 50th
     # event (so the store replays from a snapshot)
-    number = open_plain_issue(workflow)
-    clock.advance(timedelta(days=1))
-    workflow.assign_leader(
-        CLERK, number, leader="Zhang", department="Public works office", goals=["lights"],
-        measures=["lamps"], deadline=clock.now() + timedelta(days=30),
-    )  # fmt: skip
-    clock.advance(timedelta(days=1))
-    workflow.hand_over(CLERK, number, to="Li", reason="transfer")
+    number = handed_over_item(workflow, clock)
     for n in range(50):
         clock.advance(timedelta(minutes=1))
         workflow.report_progress(CLERK, number, note=f"report {n}")

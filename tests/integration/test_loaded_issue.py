@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 
 from domain.clock import FakeClock
-from domain.workflow import Workflow, WouldPauseError, fast_projector
+from domain.workflow import Workflow, WouldPauseError
+from tests.builders import replay
 from tests.conftest import StoreFactory
 from tests.integration.races import CLERK, assigned_issue, of_kind
 
@@ -119,7 +120,7 @@ def snapshot_and_replay(workflow: Workflow, number: str) -> tuple[int, dict[str,
     issue_id = workflow.issue_id(number)
     assert workflow.snapshots is not None
     (snapshot,) = workflow.snapshots.get(issue_id, desc=True, limit=1)
-    replayed = fast_projector(None, workflow.events.get(issue_id, lte=snapshot.originator_version))
+    replayed = replay(workflow.events.get(issue_id, lte=snapshot.originator_version))
     return snapshot.originator_version, vars(snapshot.mutate(None)), vars(replayed)
 
 

@@ -10,8 +10,9 @@ Caseline's application service costs on top of eventsourcing itself, whatever th
   `eventsourcing.application.Application` (PERSISTENCE_MODULE=eventsourcing.sqlite, its own file):
   `agg = app.repository.get(id); agg.do(); app.save(agg)`.
 
-Fairness: every phase starts from aggregates of two events and touches them round-robin, so all
-phases replay the same number of events per load. The phases run interleaved in small blocks
+Fairness: every phase starts from aggregates of two events and touches them round-robin. The
+library loop replays every event on each load; the workflow runs with its item cache, as deployed
+(`CASELINE_ISSUE_CACHE`), and reads only the events written since its cached copy. The phases run interleaved in small blocks
 (rotating which goes first), so a noisy neighbour on the machine slows them all alike; each
 repetition uses fresh files; ratios are taken within a repetition, then the median is reported.
 
